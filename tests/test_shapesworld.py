@@ -1,0 +1,470 @@
+"""Tests of ShapesWorld: purity, splits, geometry, rendering, text and errors.
+
+Ground truth in these tests comes from object centers and boxes, not from
+the grid cells that the text generator reads, so a wrong cell computation
+shows up as a false caption or answer.
+"""
+
+import doctest
+import itertools
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vlmbook.shapesworld as shapesworld_module
+from vlmbook.shapesworld import (
+    COLORS,
+    HELDOUT_PAIRS,
+    MAX_OBJECTS,
+    MIN_IMAGE_SIZE,
+    QA,
+    SHAPES,
+    SIZES,
+    Scene,
+    SceneObject,
+    ShapesWorld,
+    swap_attribute,
+)
+from vlmbook.shapesworld_text import COUNT_WORDS, PLURALS
+
+COLOR_RGB = shapesworld_module.COLOR_RGB
+BACKGROUND_RGB = np.array(shapesworld_module.BACKGROUND_RGB, dtype=np.float32)
+OBJECT_PATTERN = re.compile(r"a (?:(small|large) )?(\w+) (\w+)")
+
+
+@pytest.fixture(scope="module")
+def train_scenes():
+    world = ShapesWorld("train", seed=3, max_objects=4)
+    return world.scenes(range(600))
+
+
+def parse_objects(text):
+    """Return (size or None, color, shape) for each "a [size] color shape" in text."""
+    return [(size or None, color, shape) for size, color, shape in OBJECT_PATTERN.findall(text)]
+
+
+def resolve(phrase, objects):
+    """Return the objects that a referring phrase like "the leftmost small circle" picks out."""
+    words = phrase.split()
+    assert words[0] == "the", phrase
+    words = words[1:]
+    superlative = words.pop(0) if words[0].endswith("most") else None
+    noun = words.pop()
+    size = words.pop(0) if words and words[0] in SIZES else None
+    color = words.pop(0) if words and words[0] in COLORS else None
+    assert not words, f"unparsed words in {phrase!r}"
+    matches = [o for o in objects
+               if (noun == "object" or o.shape == noun)
+               and (size is None or o.size == size) and (color is None or o.color == color)]
+    if superlative is not None:
+        axis, sign = {"leftmost": (0, 1), "rightmost": (0, -1), "topmost": (1, 1), "bottommost": (1, -1)}[superlative]
+        best = min(sign * o.center[axis] for o in matches)
+        matches = [o for o in matches if sign * o.center[axis] == best]
+    return matches
+
+
+def holds(relation, a, b):
+    """Check a spatial relation from box geometry: a is entirely left of / above b."""
+    if relation == "left of":
+        return a.box[2] <= b.box[0]
+    if relation == "right of":
+        return b.box[2] <= a.box[0]
+    if relation == "above":
+        return a.box[3] <= b.box[1]
+    assert relation == "below", relation
+    return b.box[3] <= a.box[1]
+
+
+# --- purity -----------------------------------------------------------------
+
+def test_same_index_same_scene():
+    first, second = ShapesWorld("val", seed=7), ShapesWorld("val", seed=7)
+    for index in (0, 1, 999):
+        a, b = first[index], second[index]
+        assert a.objects == b.objects
+        assert np.array_equal(a.pixels, b.pixels)
+        assert a.captions == b.captions
+        assert a.questions == b.questions
+
+
+def test_scene_independent_of_batch():
+    world = ShapesWorld("train", seed=1)
+    alone = world[42]
+    in_batch = world.scenes([5, 42, 7])[1]
+    assert alone == in_batch
+    assert np.array_equal(world.images([42])[0], world.images([3, 42])[1])
+
+
+def test_seeds_and_splits_differ():
+    base = ShapesWorld("train", seed=0).images(range(20))
+    other_seed = ShapesWorld("train", seed=1).images(range(20))
+    other_split = ShapesWorld("test", seed=0).images(range(20))
+    assert not any(np.array_equal(a, b) for a, b in zip(base, other_seed))
+    assert not any(np.array_equal(a, b) for a, b in zip(base, other_split))
+
+
+# --- splits -----------------------------------------------------------------
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_heldout_pairs_absent(split):
+    world = ShapesWorld(split, max_objects=MAX_OBJECTS, num_scenes=3000)
+    for scene in world.scenes(range(3000)):
+        pairs = {obj.pair for obj in scene.objects}
+        assert not pairs & set(HELDOUT_PAIRS), f"scene {scene.key} has held-out pair {pairs & set(HELDOUT_PAIRS)}"
+
+
+def test_heldout_pairs_absent_from_train_text(train_scenes):
+    for scene in train_scenes:
+        text = " ".join(scene.captions + tuple(qa.question for qa in scene.questions))
+        for color, shape in HELDOUT_PAIRS:
+            assert f"{color} {shape}" not in text, text
+
+
+def test_test_heldout_scenes_have_heldout_pair():
+    world = ShapesWorld("test_heldout", max_objects=3)
+    scenes = world.scenes(range(len(world)))
+    for scene in scenes:
+        assert any(obj.pair in HELDOUT_PAIRS for obj in scene.objects), scene.objects
+    seen = Counter(obj.pair for scene in scenes for obj in scene.objects if obj.pair in HELDOUT_PAIRS)
+    assert set(seen) == set(HELDOUT_PAIRS)
+
+
+def test_heldout_pairs_leave_attributes_seen():
+    seen = set(shapesworld_module.SEEN_PAIRS)
+    assert 3 <= len(HELDOUT_PAIRS) <= 4
+    assert {color for color, _ in seen} == set(COLORS)
+    assert {shape for _, shape in seen} == set(SHAPES)
+
+
+def test_train_covers_every_seen_pair(train_scenes):
+    pairs = {obj.pair for scene in train_scenes for obj in scene.objects}
+    assert pairs == set(shapesworld_module.SEEN_PAIRS)
+
+
+# --- geometry, masks and rendering ---------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(image_size=st.integers(MIN_IMAGE_SIZE, 160), seed=st.integers(0, 2**32),
+       max_objects=st.integers(1, MAX_OBJECTS), index=st.integers(0, 999))
+def test_objects_inside_and_apart(image_size, seed, max_objects, index):
+    world = ShapesWorld("train", image_size=image_size, max_objects=max_objects, seed=seed)
+    scene = world[index]
+    assert 1 <= len(scene.objects) <= max_objects
+    for i, obj in enumerate(scene.objects):
+        x0, y0, x1, y1 = obj.box
+        assert 0 <= x0 < x1 <= image_size and 0 <= y0 < y1 <= image_size, obj
+        for other in scene.objects[:i]:
+            # The gap along the axis that separates the two boxes best.
+            gap = max(other.box[0] - x1, x0 - other.box[2], other.box[1] - y1, y0 - other.box[3])
+            assert gap >= 2, (obj, other)
+    masks = scene.masks
+    assert masks.shape == (len(scene.objects), image_size, image_size)
+    assert all(mask.any() for mask in masks)
+
+
+def test_masks_inside_boxes(train_scenes):
+    for scene in train_scenes[:200]:
+        for obj, mask in zip(scene.objects, scene.masks):
+            ys, xs = np.nonzero(mask)
+            x0, y0, x1, y1 = obj.box
+            assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1, obj
+            if obj.shape in ("circle", "square"):
+                assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == obj.box, obj
+
+
+def test_masks_agree_with_colors(train_scenes):
+    for scene in train_scenes[:200]:
+        pixels = scene.pixels.astype(np.float32)
+        inside_any = scene.masks.any(axis=0)
+        to_background = np.linalg.norm(pixels - BACKGROUND_RGB, axis=-1)
+        assert np.all(to_background[~inside_any] < 0.5 * 255), "a pixel outside every mask is far from the background"
+        for obj, mask in zip(scene.objects, scene.masks):
+            to_color = np.linalg.norm(pixels - np.array(COLOR_RGB[obj.color], np.float32), axis=-1)
+            assert np.all(to_color[mask] <= to_background[mask]), obj
+            assert np.all(to_color[mask] < 0.5 * np.linalg.norm(COLOR_RGB[obj.color] - BACKGROUND_RGB))
+
+
+def test_circle_edges_anti_aliased():
+    scene = ShapesWorld("train").place([("circle", "blue", "large", "center")])
+    pixels = scene.pixels.astype(np.float32)
+    blue = np.array(COLOR_RGB["blue"], np.float32)
+    # Position of each pixel on the segment from background (0) to blue (1), read from the red channel.
+    mix = (pixels[..., 0] - BACKGROUND_RGB[0]) / (blue[0] - BACKGROUND_RGB[0])
+    partial = (mix > 0.05) & (mix < 0.95)
+    assert partial.sum() >= 16, f"only {partial.sum()} edge pixels are blends of background and object"
+    # Every partial pixel lies on that segment in all three channels, within rounding.
+    expected = BACKGROUND_RGB + mix[partial][:, None] * (blue - BACKGROUND_RGB)  # (N_edge, 3)
+    assert np.abs(expected - pixels[partial]).max() <= 2.0
+
+
+def test_textured_background_varies():
+    world = ShapesWorld("train", textured=True)
+    scene = world[0]
+    background = scene.pixels[~scene.masks.any(axis=0)]
+    assert background.std() > 2.0
+    assert not np.array_equal(world.images([0]), ShapesWorld("train").images([0]))
+
+
+@pytest.mark.parametrize("textured", [False, True])
+def test_batch_render_equals_single(textured):
+    world = ShapesWorld("train", seed=5, max_objects=MAX_OBJECTS, textured=textured)
+    indices = list(range(48))
+    images = world.images(indices)
+    assert images.dtype == np.uint8 and images.shape == (48, 64, 64, 3)
+    for index, image in zip(indices, images):
+        assert np.array_equal(image, world[index].pixels), f"scene {index} differs between batch and single render"
+
+
+def test_batch_tensor():
+    world = ShapesWorld("val", image_size=32)
+    batch = world.batch([3, 1, 4])
+    pixel_values = batch["pixel_values"]
+    assert pixel_values.dtype == torch.float32 and pixel_values.shape == (3, 3, 32, 32)
+    assert 0.0 <= pixel_values.min() and pixel_values.max() <= 1.0
+    expected = torch.from_numpy(world.images([3, 1, 4])).permute(0, 3, 1, 2).float() / 255
+    torch.testing.assert_close(pixel_values, expected)
+    assert [s.objects for s in batch["scenes"]] == [world[i].objects for i in (3, 1, 4)]
+    assert batch["scenes"][0].image.size == (32, 32) and batch["scenes"][0].image.mode == "RGB"
+
+
+# --- captions ----------------------------------------------------------------
+
+def test_canonical_caption_determines_objects(train_scenes):
+    for scene in train_scenes:
+        described = parse_objects(scene.captions[0])
+        expected = [(o.size, o.color, o.shape) for o in scene.objects]
+        assert Counter(described) == Counter(expected), scene.captions[0]
+
+
+def test_canonical_relations_true(train_scenes):
+    for scene in train_scenes:
+        parts = re.split(r" (left of|above) ", scene.captions[0])
+        descriptions, relations = parts[0::2], parts[1::2]
+        # Some order of the objects must match the descriptions and make every relation true.
+        found = False
+        for order in itertools.permutations(scene.objects):
+            if [f"a {o.size} {o.color} {o.shape}" for o in order] != descriptions:
+                continue
+            if all(holds(r, a, b) for a, r, b in zip(order, relations, order[1:])):
+                found = True
+                break
+        assert found, f"{scene.captions[0]!r} is false for {scene.objects}"
+
+
+def test_other_captions_true(train_scenes):
+    for scene in train_scenes:
+        objects = scene.objects
+        pairs = Counter((o.color, o.shape) for o in objects)
+        if len(objects) == 1:
+            assert scene.captions[2] == "one object"
+            continue
+        _, listed, count, shape_counts, relation = scene.captions
+        assert Counter((c, s) for _, c, s in parse_objects(listed)) == pairs, listed
+        assert count == f"{COUNT_WORDS[len(objects)]} objects"
+        for part in shape_counts.split(" and "):
+            n, noun = part.split()
+            shape = noun if noun in SHAPES else noun[:-1]
+            assert COUNT_WORDS.index(n) == sum(o.shape == shape for o in objects), shape_counts
+        match = re.fullmatch(r"a (\w+) (\w+) (left of|right of|above|below) a (\w+) (\w+)", relation)
+        assert match, relation
+        color_a, shape_a, word, color_b, shape_b = match.groups()
+        candidates_a = [o for o in objects if (o.color, o.shape) == (color_a, shape_a)]
+        candidates_b = [o for o in objects if (o.color, o.shape) == (color_b, shape_b)]
+        assert any(holds(word, a, b) for a in candidates_a for b in candidates_b if a is not b), relation
+
+
+def test_single_object_position_caption():
+    world = ShapesWorld("train")
+    scene = world.place([("triangle", "green", "small", "top left")])
+    assert scene.captions == ("a small green triangle", "a green triangle", "one object",
+                              "a green triangle at the top left")
+
+
+# --- questions ---------------------------------------------------------------
+
+def test_answers_match_ground_truth(train_scenes):
+    kinds = Counter()
+    for scene in train_scenes:
+        objects = scene.objects
+        for qa in scene.questions:
+            kinds[qa.kind] += 1
+            assert qa.question.endswith("?") and " " not in qa.answer and qa.answer == qa.answer.lower()
+            question = qa.question[:-1]
+            if qa.kind in ("color", "shape"):
+                phrase = re.fullmatch(r"what (?:color|shape) is (.+)", question).group(1)
+                matches = resolve(phrase, objects)
+                assert len(matches) == 1, f"{qa.question!r} is ambiguous in {objects}"
+                assert qa.answer == getattr(matches[0], qa.kind)
+            elif qa.kind == "count":
+                noun = re.fullmatch(r"how many (.+) are there", question).group(1)
+                if noun == "objects":
+                    expected = len(objects)
+                elif noun.endswith(" objects"):
+                    expected = sum(o.color == noun.split()[0] for o in objects)
+                else:
+                    expected = sum(PLURALS[o.shape] == noun for o in objects)
+                assert qa.answer == COUNT_WORDS[expected], qa
+            elif qa.kind == "position":
+                check_position_answer(qa, scene)
+            else:
+                color, shape = re.fullmatch(r"is there a (\w+) (\w+)", question).groups()
+                present = any((o.color, o.shape) == (color, shape) for o in objects)
+                assert qa.answer == ("yes" if present else "no"), qa
+    assert set(kinds) == {"color", "shape", "count", "position", "exists"}
+
+
+def check_position_answer(qa, scene):
+    size = scene.image_size
+    question = qa.question[:-1]
+    if match := re.fullmatch(r"is (the .+) on the left or the right", question):
+        (target,) = resolve(match.group(1), scene.objects)
+        assert qa.answer == ("left" if target.center[0] < size / 3 else "right"), qa
+        assert target.center[0] < size / 3 or target.center[0] > 2 * size / 3
+    elif match := re.fullmatch(r"is (the .+) at the top or the bottom", question):
+        (target,) = resolve(match.group(1), scene.objects)
+        assert qa.answer == ("top" if target.center[1] < size / 3 else "bottom"), qa
+        assert target.center[1] < size / 3 or target.center[1] > 2 * size / 3
+    else:
+        match = re.fullmatch(r"is (the .+) (left or right of|above or below) (the .+)", question)
+        assert match, qa
+        (target,) = resolve(match.group(1), scene.objects)
+        (other,) = resolve(match.group(3), scene.objects)
+        relation = {"left": "left of", "right": "right of"}.get(qa.answer, qa.answer)
+        assert holds(relation, target, other), qa
+
+
+def test_exists_yes_no_balanced(train_scenes):
+    answers = Counter(qa.answer for scene in train_scenes for qa in scene.questions if qa.kind == "exists")
+    total = answers["yes"] + answers["no"]
+    assert set(answers) == {"yes", "no"}
+    assert abs(answers["yes"] / total - 0.5) < 0.02, answers
+
+
+def test_every_scene_has_count_and_exists(train_scenes):
+    for scene in train_scenes:
+        kinds = [qa.kind for qa in scene.questions]
+        assert kinds.count("count") == 1 and kinds.count("exists") == 2, scene.questions
+        assert all(isinstance(qa, QA) for qa in scene.questions)
+
+
+def test_heldout_questions_can_name_heldout_pairs():
+    world = ShapesWorld("test_heldout")
+    named = {tuple(re.fullmatch(r"is there a (\w+) (\w+)\?", qa.question).groups())
+             for scene in world.scenes(range(500)) for qa in scene.questions if qa.kind == "exists"}
+    assert set(HELDOUT_PAIRS) <= named
+
+
+# --- vocabulary and helpers ------------------------------------------------------
+
+def test_vocabulary_covers_all_text():
+    vocabulary = set(ShapesWorld.vocabulary())
+    for split in ("train", "test_heldout"):
+        world = ShapesWorld(split, max_objects=MAX_OBJECTS, seed=11)
+        for scene in world.scenes(range(400)):
+            texts = scene.captions + tuple(qa.question + " " + qa.answer for qa in scene.questions)
+            for text in texts:
+                words = text.replace("?", " ?").split()
+                assert set(words) <= vocabulary, f"{set(words) - vocabulary} missing, from {text!r}"
+
+
+def test_vocabulary_sorted_and_unique():
+    vocabulary = ShapesWorld.vocabulary()
+    assert vocabulary == sorted(set(vocabulary))
+    assert set(COLORS) | set(SHAPES) | set(SIZES) | {"?", "yes", "no", "zero", "nine"} <= set(vocabulary)
+
+
+def test_swap_attribute():
+    assert swap_attribute("a red circle and a blue square") == "a blue circle and a red square"
+    assert swap_attribute("a red circle and a blue square", "shape") == "a red square and a blue circle"
+    assert swap_attribute("a small red circle left of a large red square", "size") == \
+        "a large red circle left of a small red square"
+    with pytest.raises(ValueError, match="fewer than two different colors"):
+        swap_attribute("a red circle and a red square")
+    with pytest.raises(ValueError, match="unknown attribute 'texture'"):
+        swap_attribute("a red circle", "texture")
+
+
+def test_place_corner_object():
+    world = ShapesWorld("train", image_size=64)
+    scene = world.place([("square", "red", "large", "bottom right")])
+    (obj,) = scene.objects
+    ys, xs = np.nonzero(scene.masks[0])
+    assert xs.min() > 2 * 64 / 3 and ys.min() > 2 * 64 / 3
+    red = np.array(COLOR_RGB["red"])
+    assert np.array_equal(scene.pixels[ys[0], xs[0]], red)
+    assert np.array_equal(scene.pixels[5, 5], BACKGROUND_RGB.astype(np.uint8))
+    assert scene.captions[0] == "a large red square"
+
+
+def test_place_pixel_centers():
+    scene = Scene.from_objects([("circle", "red", "small", (10, 10)), ("circle", "blue", "small", (50, 10))])
+    assert scene.objects[0].center == (10.0, 10.0)
+    assert scene.captions[0] == "a small red circle left of a small blue circle"
+    assert scene.masks[0][10, 10] and scene.masks[1][10, 50]
+
+
+def test_module_docstring_example():
+    result = doctest.testmod(shapesworld_module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+# --- bad input -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"split": "training"}, r"unknown split 'training'; valid splits are train, val, test, test_heldout"),
+        ({"image_size": 16}, r"image_size=16 is too small to draw on; use an integer >= 24"),
+        ({"max_objects": 10}, r"max_objects=10 is more than fit: the 3x3 grid holds at most 9"),
+        ({"min_objects": 0}, r"need 1 <= min_objects <= max_objects"),
+        ({"min_objects": 4, "max_objects": 3}, r"min_objects=4, max_objects=3"),
+        ({"seed": -1}, r"seed=-1 is out of range"),
+    ],
+)
+def test_bad_world_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ShapesWorld(**kwargs)
+
+
+def test_index_out_of_range():
+    world = ShapesWorld("val")
+    with pytest.raises(IndexError, match=r"scene index 2000 is out of range .* valid indices are 0 to 1999"):
+        world[2000]
+    with pytest.raises(IndexError, match="scene index -1"):
+        world.images([0, -1])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (("hexagon", "red", "small", "center"), r"unknown shape 'hexagon'; valid shapes are circle, square, triangle"),
+        (("circle", "pink", "small", "center"), r"unknown color 'pink'; valid colors are red, green"),
+        (("circle", "red", "huge", "center"), r"unknown size 'huge'; valid sizes are small, large"),
+        (("circle", "red", "small", "middle"), r"unknown position 'middle'; valid positions are top left"),
+        (("circle", "red", "large", (2, 30)), r"leaves the 64x64 image"),
+    ],
+)
+def test_bad_placed_object(spec, message):
+    with pytest.raises(ValueError, match=message):
+        ShapesWorld("train").place([spec])
+
+
+def test_placed_objects_must_use_separate_cells():
+    with pytest.raises(ValueError, match=r"objects 0 and 1 share grid cell"):
+        Scene.from_objects([("circle", "red", "small", (8, 8)), ("circle", "blue", "small", (8, 19))])
+    with pytest.raises(ValueError, match=r"a scene holds 1 to 9 objects"):
+        Scene.from_objects([])
+
+
+def test_scene_object_fields():
+    obj = ShapesWorld("train")[0].objects[0]
+    assert isinstance(obj, SceneObject)
+    assert obj.shape in SHAPES and obj.color in COLORS and obj.size in SIZES
+    assert obj.box == (obj.center[0] - (obj.box[2] - obj.box[0]) / 2, obj.center[1] - (obj.box[3] - obj.box[1]) / 2,
+                       obj.center[0] + (obj.box[2] - obj.box[0]) / 2, obj.center[1] + (obj.box[3] - obj.box[1]) / 2)

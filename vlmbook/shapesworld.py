@@ -1,0 +1,496 @@
+"""ShapesWorld: synthetic scenes of colored shapes with captions and questions.
+
+A scene holds one to nine objects on a plain (or, with `textured=True`,
+softly textured) background. Each object has a shape, a color, a size and
+a position, and sits alone in one cell of a 3x3 layout grid, so objects
+never overlap and every relation the text states is clear in the image.
+Every scene carries its ground truth: boxes, masks, captions from several
+templates and question-answer pairs with one-word answers. Scene i of a
+split is a pure function of (seed, split, i).
+
+The splits "train", "val" and "test" share the color-shape pairs of
+SEEN_PAIRS. The pairs in HELDOUT_PAIRS appear only in "test_heldout", where
+every scene has at least one of them, to measure zero-shot generalization.
+`swap_attribute` turns a caption into its attribute-swapped hard negative.
+
+A worked sample (this output is checked by a doctest):
+
+>>> world = ShapesWorld(split="train", image_size=64, seed=0)
+>>> scene = world[0]
+>>> for obj in scene.objects:
+...     print(obj)
+SceneObject(shape='triangle', color='yellow', size='large', center=(12.0, 32.0), box=(4.0, 24.0, 20.0, 40.0))
+SceneObject(shape='triangle', color='yellow', size='small', center=(36.0, 48.0), box=(31.0, 43.0, 41.0, 53.0))
+SceneObject(shape='circle', color='red', size='small', center=(11.0, 50.0), box=(6.0, 45.0, 16.0, 55.0))
+>>> for caption in scene.captions:
+...     print(caption)
+a large yellow triangle above a small red circle left of a small yellow triangle
+a yellow triangle and a yellow triangle and a red circle
+three objects
+one circle and two triangles
+a yellow triangle above a red circle
+>>> for qa in scene.questions:
+...     print(f"{qa.kind:>8}: {qa.question} {qa.answer}")
+   color: what color is the large triangle? yellow
+   shape: what shape is the large yellow object? triangle
+   count: how many squares are there? zero
+position: is the large triangle above or below the small triangle? above
+  exists: is there a yellow triangle? yes
+  exists: is there a purple triangle? no
+>>> scene.image.size, scene.masks.shape
+((64, 64), (3, 64, 64))
+>>> world.batch([0, 1, 2])["pixel_values"].shape
+torch.Size([3, 3, 64, 64])
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from PIL import Image
+
+from vlmbook.shapesworld_text import (
+    COLORS,
+    HELDOUT_PAIRS,
+    QA,
+    SHAPES,
+    SIZES,
+    make_captions,
+    make_questions,
+    swap_attribute,
+    vocabulary,
+)
+
+__all__ = [
+    "COLORS", "SHAPES", "SIZES", "HELDOUT_PAIRS", "SPLITS", "QA", "SceneObject", "Scene", "ShapesWorld",
+    "MIN_IMAGE_SIZE", "MAX_OBJECTS", "swap_attribute",
+]
+
+# Shape legend: B scenes in a batch, K object slots per scene, S image size
+# in pixels, P side of the square patch that one object is drawn in.
+
+COLOR_RGB = {
+    "red": (220, 50, 47), "green": (50, 165, 70), "blue": (40, 90, 220),
+    "yellow": (240, 200, 30), "purple": (140, 70, 180), "orange": (245, 130, 30),
+}
+BACKGROUND_RGB = (235, 235, 235)
+SPLITS = ("train", "val", "test", "test_heldout")
+SPLIT_SIZES = {"train": 100_000, "val": 2_000, "test": 2_000, "test_heldout": 2_000}
+GRID = 3  # objects sit in distinct cells of a GRID x GRID layout grid
+MAX_OBJECTS = GRID * GRID
+MIN_IMAGE_SIZE = 24  # the smallest size whose grid cell fits a large object and a 1 px gap
+CELL_NAMES = {
+    "top left": (0, 0), "top": (0, 1), "top right": (0, 2),
+    "left": (1, 0), "center": (1, 1), "right": (1, 2),
+    "bottom left": (2, 0), "bottom": (2, 1), "bottom right": (2, 2),
+}
+ALL_PAIRS = tuple((color, shape) for color in COLORS for shape in SHAPES)
+SEEN_PAIRS = tuple(pair for pair in ALL_PAIRS if pair not in HELDOUT_PAIRS)
+
+
+def object_radius(size: str, image_size: int) -> int:
+    """Half the side of an object's box, in pixels: 8% or 12.5% of the image."""
+    if size == "small":
+        return max(2, round(0.08 * image_size))
+    return max(3, round(0.125 * image_size))
+
+
+def grid_geometry(image_size: int) -> tuple[int, int]:
+    """Return the side of one grid cell and the margin before the first cell, in pixels."""
+    cell = image_size // GRID
+    return cell, (image_size - GRID * cell) // 2
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One shape in a scene. Pixel coordinates put (0, 0) at the top-left corner
+    of the top-left pixel, so pixel (row y, column x) covers [x, x+1) x [y, y+1)."""
+
+    shape: str
+    color: str
+    size: str
+    center: tuple[float, float]  # (x, y) in pixels
+    box: tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels, x1 and y1 exclusive
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """The (color, shape) pair that the splits hold out."""
+        return (self.color, self.shape)
+
+
+# --8<-- [start:sdf]
+def signed_distance(shape_ids: np.ndarray, dx: np.ndarray, dy: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Signed distance in pixels from each pixel center to each object's outline.
+
+    Negative inside. dx and dy are pixel-center offsets from the object
+    center, broadcast against shape_ids and radius (one value per object).
+    The square and the triangle take the max over their edge lines, which
+    is exact along edges and only rounds the field near corners.
+    """
+    circle = np.sqrt(dx * dx + dy * dy) - radius
+    square = np.maximum(np.abs(dx), np.abs(dy)) - radius
+    # Triangle: apex at (0, -r), base corners at (+-r, r); the slanted edges have normals (+-2, -1) / sqrt(5).
+    triangle = np.maximum(dy - radius, (2 * np.abs(dx) - dy - radius) / np.float32(np.sqrt(5)))
+    return np.select([shape_ids == 0, shape_ids == 1], [circle, square], triangle)
+# --8<-- [end:sdf]
+
+
+def coverage(distance: np.ndarray) -> np.ndarray:
+    """Anti-aliased coverage: 1 inside, 0 outside, a linear ramp 1 px wide across the edge."""
+    return np.clip(np.float32(0.5) - distance, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Objects of B scenes as arrays, the input of the vectorized renderer."""
+
+    counts: np.ndarray  # (B,) int, objects per scene
+    shape_ids: np.ndarray  # (B, K) int, index into SHAPES
+    color_ids: np.ndarray  # (B, K) int, index into COLORS
+    size_ids: np.ndarray  # (B, K) int, index into SIZES
+    centers: np.ndarray  # (B, K, 2) float32, (x, y) pixels
+    keys: np.ndarray  # (B,) uint64, per-scene key for the texture and the text
+
+
+def hash64(x: np.ndarray) -> np.ndarray:
+    """Mix 64-bit integers into well-spread 64-bit integers (the SplitMix64 finalizer)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def uniforms(keys: np.ndarray, count: int) -> np.ndarray:
+    """Draw `count` uniforms in [0, 1) per key, counter-based: draw j is hash(key, j)."""
+    counters = np.arange(1, count + 1, dtype=np.uint64) * np.uint64(0xD1B54A32D192ED03)
+    bits = hash64(keys[:, None] ^ counters)  # (B, count)
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+# --8<-- [start:sample]
+def sample_layout(seed: int, split: str, indices: np.ndarray, image_size: int, min_objects: int,
+                  max_objects: int) -> Layout:
+    """Sample the objects of many scenes at once; scene i depends on (seed, split, i) alone."""
+    split_id = np.uint64(SPLITS.index(split))
+    keys = hash64(hash64(hash64(np.full(len(indices), seed, dtype=np.uint64)) ^ split_id) ^ indices.astype(np.uint64))
+    draws = uniforms(keys, 1 + MAX_OBJECTS + 4 * MAX_OBJECTS)  # (B, 46), a fixed budget per scene
+    counts = min_objects + (draws[:, 0] * (max_objects - min_objects + 1)).astype(np.int64)
+
+    # Distinct grid cells: a random permutation of the cells, first K taken.
+    cells = np.argsort(draws[:, 1:1 + MAX_OBJECTS], axis=1)[:, :max_objects]  # (B, K)
+    rows, columns = cells // GRID, cells % GRID
+    slot = draws[:, 1 + MAX_OBJECTS:].reshape(-1, MAX_OBJECTS, 4)[:, :max_objects]  # (B, K, 4)
+
+    # Color-shape pairs: held-out pairs only in test_heldout, where slot 0 always gets one.
+    pair_table = np.array([(COLORS.index(c), SHAPES.index(s)) for c, s in SEEN_PAIRS + HELDOUT_PAIRS])
+    if split == "test_heldout":
+        first = len(SEEN_PAIRS) + (slot[:, :1, 0] * len(HELDOUT_PAIRS)).astype(np.int64)
+        rest = (slot[:, 1:, 0] * len(ALL_PAIRS)).astype(np.int64)
+        pair_ids = np.concatenate([first, rest], axis=1)
+    else:
+        pair_ids = (slot[:, :, 0] * len(SEEN_PAIRS)).astype(np.int64)
+    color_ids, shape_ids = pair_table[pair_ids, 0], pair_table[pair_ids, 1]
+
+    # Size, then an integer center that keeps the box 1 px inside its cell.
+    size_ids = (slot[:, :, 1] * len(SIZES)).astype(np.int64)
+    radius = np.where(size_ids == 0, object_radius("small", image_size), object_radius("large", image_size))
+    cell, margin = grid_geometry(image_size)
+    free = cell - 2 * radius - 1  # number of integer center positions per axis, >= 1
+    center_x = margin + columns * cell + radius + 1 + (slot[:, :, 2] * free).astype(np.int64)
+    center_y = margin + rows * cell + radius + 1 + (slot[:, :, 3] * free).astype(np.int64)
+    centers = np.stack([center_x, center_y], axis=-1).astype(np.float32)  # (B, K, 2)
+    return Layout(counts, shape_ids, color_ids, size_ids, centers, keys)
+# --8<-- [end:sample]
+
+
+def render_background(keys: np.ndarray, image_size: int, textured: bool) -> np.ndarray:
+    """Paint B backgrounds: plain gray, or a soft random gradient with faint noise."""
+    canvas = np.empty((len(keys), image_size, image_size, 3), dtype=np.uint8)  # (B, S, S, 3)
+    canvas[:] = BACKGROUND_RGB
+    if not textured:
+        return canvas
+    angle = uniforms(keys ^ np.uint64(0x7E7), 1)[:, 0] * 2 * np.pi  # (B,)
+    ramp = np.linspace(-1.0, 1.0, image_size, dtype=np.float32)
+    gradient = (np.cos(angle)[:, None, None] * ramp[None, None, :]
+                + np.sin(angle)[:, None, None] * ramp[None, :, None])  # (B, S, S)
+    pixel_ids = np.arange(image_size * image_size, dtype=np.uint64).reshape(1, image_size, image_size)
+    noise = (hash64(keys[:, None, None] ^ (pixel_ids + np.uint64(1 << 40))) >> np.uint64(56)).astype(np.float32)
+    shade = 18 * gradient + (noise / 255 - 0.5) * 12  # (B, S, S), about +-24 gray levels
+    return np.clip(canvas + shade[..., None], 0, 255).astype(np.uint8)
+
+
+# --8<-- [start:render]
+def render_layout(layout: Layout, image_size: int, textured: bool = False) -> np.ndarray:
+    """Render B scenes at once into uint8 images (B, S, S, 3).
+
+    For each object slot, every scene's object in that slot is drawn in one
+    vectorized step: its signed distance is evaluated on a P x P patch of
+    pixels around its box (not on the whole image) and blended over the
+    canvas with the anti-aliased coverage. Slots are drawn one after another,
+    so overlapping patches compose correctly.
+    """
+    batch_size = len(layout.counts)
+    patch = 2 * object_radius("large", image_size) + 3  # P: the largest box plus a 1 px ring and rounding
+    canvas = np.zeros((batch_size, image_size + 2 * patch, image_size + 2 * patch, 3), dtype=np.uint8)
+    canvas[:, patch:-patch, patch:-patch] = render_background(layout.keys, image_size, textured)
+    offsets = np.arange(patch)
+    palette = np.array([COLOR_RGB[c] for c in COLORS], dtype=np.float32)  # (6, 3)
+    radius_table = np.array([object_radius(s, image_size) for s in SIZES], dtype=np.float32)
+
+    for k in range(layout.shape_ids.shape[1]):
+        scene_ids = np.flatnonzero(layout.counts > k)  # (B_k,) scenes with an object in slot k
+        if len(scene_ids) == 0:
+            break
+        center = layout.centers[scene_ids, k]  # (B_k, 2)
+        radius = radius_table[layout.size_ids[scene_ids, k]]  # (B_k,)
+
+        # Patch origin: one pixel above and left of the box, in padded-canvas pixels.
+        origin = np.floor(center - radius[:, None]).astype(np.int64) - 1 + patch  # (B_k, 2)
+        ys = origin[:, 1, None] + offsets  # (B_k, P)
+        xs = origin[:, 0, None] + offsets  # (B_k, P)
+
+        # Signed distance from each patch pixel center to the object outline.
+        dx = (xs - patch + 0.5 - center[:, 0, None]).astype(np.float32)[:, None, :]  # (B_k, 1, P)
+        dy = (ys - patch + 0.5 - center[:, 1, None]).astype(np.float32)[:, :, None]  # (B_k, P, 1)
+        shape_ids = layout.shape_ids[scene_ids, k][:, None, None]
+        alpha = coverage(signed_distance(shape_ids, dx, dy, radius[:, None, None]))[..., None]  # (B_k, P, P, 1)
+
+        # Blend the object color over whatever the patch holds.
+        rows, cols = ys[:, :, None], xs[:, None, :]
+        under = canvas[scene_ids[:, None, None], rows, cols].astype(np.float32)  # (B_k, P, P, 3)
+        color = palette[layout.color_ids[scene_ids, k]][:, None, None, :]  # (B_k, 1, 1, 3)
+        blended = under + alpha * (color - under)
+        canvas[scene_ids[:, None, None], rows, cols] = (blended + 0.5).astype(np.uint8)
+    return canvas[:, patch:-patch, patch:-patch]
+# --8<-- [end:render]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One scene: its objects, and the image, masks and text derived from them.
+
+    The image, masks, captions and questions are computed on first access.
+    `key` seeds the background texture and the choice among caption and
+    question templates; `split` decides which absent pairs a question may name.
+    """
+
+    objects: tuple[SceneObject, ...]
+    image_size: int = 64
+    textured: bool = False
+    split: str | None = None  # None: a hand-placed scene, whose questions may name any pair
+    key: int = 0
+
+    @classmethod
+    def from_objects(cls, objects: Iterable[SceneObject | tuple], image_size: int = 64,
+                     textured: bool = False) -> Scene:
+        """Build a hand-specified scene.
+
+        Each object is a SceneObject or a tuple (shape, color, size, position),
+        where position is a grid cell name from CELL_NAMES ("top left",
+        "center", ...) or an (x, y) center in pixels. Objects must lie inside
+        the image, must not overlap and must sit in different grid cells,
+        because captions state relations between cells.
+        """
+        check_image_size(image_size)
+        built = tuple(obj if isinstance(obj, SceneObject) else make_object(*obj, image_size=image_size)
+                      for obj in objects)
+        if not 1 <= len(built) <= MAX_OBJECTS:
+            raise ValueError(f"a scene holds 1 to {MAX_OBJECTS} objects (one per grid cell), got {len(built)}")
+        cells = [cell_of(obj, image_size) for obj in built]
+        for i, obj in enumerate(built):
+            x0, y0, x1, y1 = obj.box
+            if x0 < 0 or y0 < 0 or x1 > image_size or y1 > image_size:
+                raise ValueError(f"object {i} box {obj.box} leaves the {image_size}x{image_size} image; "
+                                 f"move its center inside")
+            for j in range(i):
+                if cells[i] == cells[j]:
+                    raise ValueError(f"objects {j} and {i} share grid cell (row, column) {cells[i]}; "
+                                     f"place each object in its own cell of the {GRID}x{GRID} grid")
+        return cls(built, image_size, textured)
+
+    @cached_property
+    def layout(self) -> Layout:
+        """This scene as a one-scene Layout."""
+        return Layout(
+            counts=np.array([len(self.objects)]),
+            shape_ids=np.array([[SHAPES.index(o.shape) for o in self.objects]]),
+            color_ids=np.array([[COLORS.index(o.color) for o in self.objects]]),
+            size_ids=np.array([[SIZES.index(o.size) for o in self.objects]]),
+            centers=np.array([[o.center for o in self.objects]], dtype=np.float32),
+            keys=np.array([self.key], dtype=np.uint64),
+        )
+
+    @cached_property
+    def pixels(self) -> np.ndarray:
+        """The image as uint8 (S, S, 3)."""
+        return render_layout(self.layout, self.image_size, self.textured)[0]
+
+    @property
+    def image(self) -> Image.Image:
+        """The image as an RGB PIL image."""
+        return Image.fromarray(self.pixels, mode="RGB")
+
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """Boolean masks (N_obj, S, S): the pixels whose center lies inside each object."""
+        grid = np.arange(self.image_size, dtype=np.float32) + 0.5
+        layout = self.layout
+        radius = np.array([object_radius(o.size, self.image_size) for o in self.objects], dtype=np.float32)
+        dx = grid[None, None, :] - layout.centers[0, :, 0, None, None]  # (N_obj, 1, S)
+        dy = grid[None, :, None] - layout.centers[0, :, 1, None, None]  # (N_obj, S, 1)
+        return signed_distance(layout.shape_ids[0, :, None, None], dx, dy, radius[:, None, None]) < 0
+
+    @cached_property
+    def cells(self) -> tuple[tuple[int, int], ...]:
+        """The grid cell (row, column) of each object."""
+        return tuple(cell_of(o, self.image_size) for o in self.objects)
+
+    @cached_property
+    def captions(self) -> tuple[str, ...]:
+        """Captions from several templates; captions[0] is the canonical one."""
+        return make_captions(self.objects, self.cells, random.Random(self.key))
+
+    @cached_property
+    def questions(self) -> tuple[QA, ...]:
+        """Question-answer pairs with one-word answers."""
+        candidates = ALL_PAIRS if self.split in (None, "test_heldout") else SEEN_PAIRS
+        return make_questions(self.objects, self.cells, random.Random(self.key + 1), candidates)
+
+
+def cell_of(obj: SceneObject, image_size: int) -> tuple[int, int]:
+    """Return the grid cell (row, column) that holds an object's center."""
+    cell, margin = grid_geometry(image_size)
+    column = min(GRID - 1, max(0, int((obj.center[0] - margin) // cell)))
+    row = min(GRID - 1, max(0, int((obj.center[1] - margin) // cell)))
+    return (row, column)
+
+
+def check_choice(kind: str, value: object, choices: Sequence[str]) -> None:
+    """Raise ValueError naming the valid choices when `value` is not one of them."""
+    if value not in choices:
+        raise ValueError(f"unknown {kind} {value!r}; valid {kind}s are {', '.join(choices)}")
+
+
+def check_image_size(image_size: int) -> None:
+    """Raise ValueError when the image is too small for the 3x3 grid of objects."""
+    if not isinstance(image_size, (int, np.integer)) or image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size={image_size!r} is too small to draw on; use an integer >= {MIN_IMAGE_SIZE}")
+
+
+def make_object(shape: str, color: str, size: str, position: str | tuple[float, float],
+                image_size: int = 64) -> SceneObject:
+    """Build a SceneObject at a grid cell name ("top left", "center", ...) or an (x, y) center."""
+    check_choice("shape", shape, SHAPES)
+    check_choice("color", color, COLORS)
+    check_choice("size", size, SIZES)
+    if isinstance(position, str):
+        check_choice("position", position, tuple(CELL_NAMES))
+        row, column = CELL_NAMES[position]
+        cell, margin = grid_geometry(image_size)
+        position = (margin + column * cell + cell // 2, margin + row * cell + cell // 2)
+    x, y = float(position[0]), float(position[1])
+    radius = object_radius(size, image_size)
+    return SceneObject(shape, color, size, (x, y), (x - radius, y - radius, x + radius, y + radius))
+
+
+class ShapesWorld:
+    """A split of ShapesWorld: a finite, indexable collection of scenes.
+
+    Scene i is a pure function of (seed, split, i). The random numbers come
+    from a counter-based generator, a hash of (seed, split, i, draw number),
+    so no generator state is shared and any scene is computed on its own.
+    """
+
+    def __init__(self, split: str = "train", image_size: int = 64, min_objects: int = 1,
+                 max_objects: int = 3, seed: int = 0, textured: bool = False,
+                 num_scenes: int | None = None) -> None:
+        check_choice("split", split, SPLITS)
+        check_image_size(image_size)
+        if not 1 <= min_objects <= max_objects:
+            raise ValueError(f"need 1 <= min_objects <= max_objects, got min_objects={min_objects}, "
+                             f"max_objects={max_objects}")
+        if max_objects > MAX_OBJECTS:
+            raise ValueError(f"max_objects={max_objects} is more than fit: the {GRID}x{GRID} grid holds "
+                             f"at most {MAX_OBJECTS} objects, one per cell")
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"seed={seed} is out of range; use an integer in [0, 2**63)")
+        self.split = split
+        self.image_size = image_size
+        self.min_objects = min_objects
+        self.max_objects = max_objects
+        self.seed = seed
+        self.textured = textured
+        self.num_scenes = SPLIT_SIZES[split] if num_scenes is None else num_scenes
+
+    def __len__(self) -> int:
+        return self.num_scenes
+
+    def __repr__(self) -> str:
+        return (f"ShapesWorld(split={self.split!r}, image_size={self.image_size}, "
+                f"min_objects={self.min_objects}, max_objects={self.max_objects}, seed={self.seed}, "
+                f"textured={self.textured}, num_scenes={self.num_scenes})")
+
+    def __getitem__(self, index: int) -> Scene:
+        return self.scenes([index])[0]
+
+    def __iter__(self) -> Iterator[Scene]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def _check_indices(self, indices: Iterable[int]) -> np.ndarray:
+        array = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
+        if array.ndim != 1 or (len(array) and not np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"scene indices must be a 1-D sequence of integers, got {indices!r}")
+        bad = array[(array < 0) | (array >= len(self))]
+        if len(bad):
+            raise IndexError(f"scene index {bad[0]} is out of range for the {self.split!r} split; "
+                             f"valid indices are 0 to {len(self) - 1}")
+        return array.astype(np.int64)
+
+    def layout(self, indices: Iterable[int]) -> Layout:
+        """Sample the objects of the scenes at `indices`, without text or pixels."""
+        array = self._check_indices(indices)
+        return sample_layout(self.seed, self.split, array, self.image_size, self.min_objects, self.max_objects)
+
+    def scenes(self, indices: Iterable[int], layout: Layout | None = None) -> list[Scene]:
+        """Build the Scene objects at `indices`."""
+        layout = self.layout(indices) if layout is None else layout
+        radius = {s: object_radius(s, self.image_size) for s in SIZES}
+        built = []
+        for b in range(len(layout.counts)):
+            objects = []
+            for k in range(layout.counts[b]):
+                size = SIZES[layout.size_ids[b, k]]
+                x, y = (float(v) for v in layout.centers[b, k])
+                box = (x - radius[size], y - radius[size], x + radius[size], y + radius[size])
+                objects.append(SceneObject(SHAPES[layout.shape_ids[b, k]], COLORS[layout.color_ids[b, k]],
+                                           size, (x, y), box))
+            built.append(Scene(tuple(objects), self.image_size, self.textured, self.split, int(layout.keys[b])))
+        return built
+
+    def images(self, indices: Iterable[int]) -> np.ndarray:
+        """Render the scenes at `indices` in one vectorized pass, as uint8 (B, S, S, 3)."""
+        return render_layout(self.layout(indices), self.image_size, self.textured)
+
+    def batch(self, indices: Iterable[int]) -> dict:
+        """Return pixel_values, a float32 tensor (B, 3, S, S) in [0, 1], and the scenes."""
+        import torch  # imported here so that the rendering path needs numpy alone
+
+        indices = self._check_indices(indices)
+        layout = self.layout(indices)
+        images = render_layout(layout, self.image_size, self.textured)  # (B, S, S, 3)
+        pixel_values = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, S, S)
+        return {"pixel_values": pixel_values, "scenes": self.scenes(indices, layout)}
+
+    def place(self, objects: Iterable[SceneObject | tuple]) -> Scene:
+        """Build a hand-specified scene at this world's image size; see Scene.from_objects."""
+        return Scene.from_objects(objects, self.image_size, self.textured)
+
+    @staticmethod
+    def vocabulary() -> list[str]:
+        """List every word that a caption, question or answer can contain."""
+        return vocabulary()

@@ -1,0 +1,278 @@
+"""Captions, questions and the vocabulary of ShapesWorld scenes.
+
+The text side of ShapesWorld (`vlmbook.shapesworld`): the attribute words,
+the caption and question templates, and the word list that a word-level
+tokenizer needs. Functions here see a scene as its objects plus the grid
+cell (row, column) of each object in the 3x3 layout grid. Relations and
+positions are read from cells, never from raw pixels, so every relation
+that a caption or an answer states holds with a margin of at least the
+gap between two cells.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
+
+COLORS = ("red", "green", "blue", "yellow", "purple", "orange")
+SHAPES = ("circle", "square", "triangle")
+SIZES = ("small", "large")
+
+# Color-shape pairs that never appear in the train, val and test splits.
+# Each color is held out at most once and each shape at most twice, so every
+# color and every shape is still seen in training with other partners.
+HELDOUT_PAIRS = (("blue", "circle"), ("red", "square"), ("green", "triangle"), ("orange", "circle"))
+
+COUNT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+PLURALS = {shape: shape + "s" for shape in SHAPES}
+QUESTION_KINDS = ("color", "shape", "count", "position", "exists")
+
+Cell = tuple[int, int]  # (row, column) in the 3x3 layout grid, (0, 0) is top left
+
+
+class QA(NamedTuple):
+    """A question about a scene, its one-word answer and the question kind."""
+
+    question: str
+    answer: str
+    kind: str  # one of QUESTION_KINDS
+
+
+class ObjectLike(Protocol):
+    shape: str
+    color: str
+    size: str
+
+
+# --8<-- [start:captions]
+def describe(obj: ObjectLike, with_size: bool = True) -> str:
+    """Name one object with an article: "a small red circle" or "a red circle"."""
+    if with_size:
+        return f"a {obj.size} {obj.color} {obj.shape}"
+    return f"a {obj.color} {obj.shape}"
+
+
+def canonical_order(cells: Sequence[Cell]) -> list[int]:
+    """Sort object indices left to right, and top to bottom within a column."""
+    return sorted(range(len(cells)), key=lambda i: (cells[i][1], cells[i][0]))
+
+
+def canonical_caption(objects: Sequence[ObjectLike], cells: Sequence[Cell]) -> str:
+    """Chain every object, with its size, from left to right.
+
+    Consecutive objects sit in different columns ("left of") or in one
+    column with the first one higher ("above"), so the caption pins down the
+    size, color and shape of every object and a true relation between
+    neighbours: "a small red circle left of a large blue square above ...".
+    """
+    order = canonical_order(cells)
+    words = [describe(objects[order[0]])]
+    for previous, current in zip(order, order[1:]):
+        relation = "left of" if cells[previous][1] != cells[current][1] else "above"
+        words.append(f"{relation} {describe(objects[current])}")
+    return " ".join(words)
+
+
+def position_phrase(cell: Cell) -> str:
+    """Name a grid cell: "at the top left", "on the right", "in the center"."""
+    row_word = ("top", "", "bottom")[cell[0]]
+    column_word = ("left", "", "right")[cell[1]]
+    if row_word:
+        return " ".join(["at the", row_word, column_word]).strip()
+    if column_word:
+        return f"on the {column_word}"
+    return "in the center"
+
+
+def true_relations(cell_a: Cell, cell_b: Cell) -> list[str]:
+    """List the relations that hold from object a to object b."""
+    relations = []
+    if cell_a[1] != cell_b[1]:
+        relations.append("left of" if cell_a[1] < cell_b[1] else "right of")
+    if cell_a[0] != cell_b[0]:
+        relations.append("above" if cell_a[0] < cell_b[0] else "below")
+    return relations
+
+
+def make_captions(objects: Sequence[ObjectLike], cells: Sequence[Cell], rng: random.Random) -> tuple[str, ...]:
+    """Write the captions of one scene; captions[0] is the canonical one."""
+    count = len(objects)
+    captions = [canonical_caption(objects, cells)]
+    if count == 1:
+        only = objects[0]
+        captions += [describe(only, with_size=False), "one object",
+                     f"{describe(only, with_size=False)} {position_phrase(cells[0])}"]
+        return tuple(captions)
+
+    # A list in random order, without sizes: "a red circle and a blue square".
+    shuffled = rng.sample(range(count), count)
+    captions.append(" and ".join(describe(objects[i], with_size=False) for i in shuffled))
+
+    # Counts: "three objects", then per shape: "two circles and one square".
+    captions.append(f"{COUNT_WORDS[count]} objects")
+    shape_counts = [(sum(o.shape == shape for o in objects), shape) for shape in SHAPES]
+    captions.append(" and ".join(
+        f"{COUNT_WORDS[n]} {shape if n == 1 else PLURALS[shape]}" for n, shape in shape_counts if n > 0
+    ))
+
+    # One relation between a random pair: "a blue square right of a red circle".
+    first, second = rng.sample(range(count), 2)
+    relation = rng.choice(true_relations(cells[first], cells[second]))
+    captions.append(f"{describe(objects[first], False)} {relation} {describe(objects[second], False)}")
+    return tuple(captions)
+# --8<-- [end:captions]
+
+
+def refer(target: int, objects: Sequence[ObjectLike], cells: Sequence[Cell], hide: str) -> str | None:
+    """Build the shortest phrase that picks out objects[target] alone.
+
+    `hide` is the attribute that the question asks about ("color", "shape")
+    or "position", and the phrase never mentions it. Returns None when no
+    phrase is unique, e.g. for two identical objects in a position question.
+    """
+    if hide == "color":
+        attribute_sets = [("shape",), ("size", "shape")]
+    elif hide == "shape":
+        attribute_sets = [("color",), ("size", "color")]
+    else:
+        attribute_sets = [("shape",), ("color", "shape"), ("size", "shape"), ("size", "color", "shape")]
+
+    def phrase(attributes: tuple[str, ...], superlative: str = "") -> str:
+        words = ["the", superlative] + [getattr(objects[target], a) for a in attributes]
+        if "shape" not in attributes:
+            words.append("object")
+        return " ".join(w for w in words if w)
+
+    matches_by_set = []
+    for attributes in attribute_sets:
+        matches = [i for i, o in enumerate(objects)
+                   if all(getattr(o, a) == getattr(objects[target], a) for a in attributes)]
+        if matches == [target]:
+            return phrase(attributes)
+        matches_by_set.append((attributes, matches))
+    if hide == "position":
+        return None
+
+    # Fall back to a superlative among the look-alikes: "the leftmost circle".
+    others_of = {m: [cells[i] for i in matches if i != target] for m, (_, matches) in enumerate(matches_by_set)}
+    here = cells[target]
+    tests = (("leftmost", lambda c: here[1] < c[1]), ("rightmost", lambda c: here[1] > c[1]),
+             ("topmost", lambda c: here[0] < c[0]), ("bottommost", lambda c: here[0] > c[0]))
+    for m, (attributes, _) in enumerate(matches_by_set):
+        for superlative, beats in tests:
+            if all(beats(c) for c in others_of[m]):
+                return phrase(attributes, superlative)
+    return None
+
+
+# --8<-- [start:questions]
+def make_questions(
+    objects: Sequence[ObjectLike],
+    cells: Sequence[Cell],
+    rng: random.Random,
+    absent_candidates: Sequence[tuple[str, str]],
+) -> tuple[QA, ...]:
+    """Ask one question of each kind that the scene allows, and two "exists" questions.
+
+    Every scene gets a count question and one "yes" and one "no" exists
+    question, so yes and no are balanced exactly. Color, shape and position
+    questions are left out when no object has an unambiguous phrase.
+    `absent_candidates` are the color-shape pairs that a "no" question may
+    name; the split's held-out pairs are left out of it for train/val/test.
+    """
+    count = len(objects)
+    questions = []
+    for kind, hide in (("color", "color"), ("shape", "shape")):
+        options = [(i, ref) for i in range(count) if (ref := refer(i, objects, cells, hide)) is not None]
+        if options:
+            i, ref = rng.choice(options)
+            answer = objects[i].color if kind == "color" else objects[i].shape
+            questions.append(QA(f"what {kind} is {ref}?", answer, kind))
+
+    # Count: all objects, one shape or one color; the answer may be "zero".
+    form = rng.randrange(3)
+    if form == 0:
+        questions.append(QA("how many objects are there?", COUNT_WORDS[count], "count"))
+    elif form == 1:
+        shape = rng.choice(SHAPES)
+        n = sum(o.shape == shape for o in objects)
+        questions.append(QA(f"how many {PLURALS[shape]} are there?", COUNT_WORDS[n], "count"))
+    else:
+        color = rng.choice(COLORS)
+        n = sum(o.color == color for o in objects)
+        questions.append(QA(f"how many {color} objects are there?", COUNT_WORDS[n], "count"))
+
+    # Position: absolute (outer columns or rows) or relative to a second object.
+    options = []
+    refs = [refer(i, objects, cells, "position") for i in range(count)]
+    for i, ref in enumerate(refs):
+        if ref is None:
+            continue
+        row, column = cells[i]
+        if column != 1:
+            options.append(QA(f"is {ref} on the left or the right?", ("left", "", "right")[column], "position"))
+        if row != 1:
+            options.append(QA(f"is {ref} at the top or the bottom?", ("top", "", "bottom")[row], "position"))
+        for j, other in enumerate(refs):
+            if j == i or other is None:
+                continue
+            if cells[i][1] != cells[j][1]:
+                answer = "left" if cells[i][1] < cells[j][1] else "right"
+                options.append(QA(f"is {ref} left or right of {other}?", answer, "position"))
+            if cells[i][0] != cells[j][0]:
+                answer = "above" if cells[i][0] < cells[j][0] else "below"
+                options.append(QA(f"is {ref} above or below {other}?", answer, "position"))
+    if options:
+        questions.append(rng.choice(options))
+
+    # Exists: one present pair ("yes") and one absent pair ("no"), in random order.
+    present = sorted({(o.color, o.shape) for o in objects})
+    absent = [pair for pair in absent_candidates if pair not in present]
+    exists = [QA("is there a {} {}?".format(*rng.choice(present)), "yes", "exists")]
+    if absent:
+        exists.append(QA("is there a {} {}?".format(*rng.choice(absent)), "no", "exists"))
+    rng.shuffle(exists)
+    return tuple(questions + exists)
+# --8<-- [end:questions]
+
+
+def vocabulary() -> list[str]:
+    """List every word that a caption, question or answer can contain, sorted.
+
+    Words are split at spaces, and "?" is a word of its own because
+    questions end with it.
+    """
+    template_words = (
+        "a the and of left right above below at on in center top bottom object objects "
+        "what color shape is how many are there or leftmost rightmost topmost bottommost "
+        "yes no ?"
+    ).split()
+    words = set(template_words) | set(COLORS) | set(SHAPES) | set(SIZES) | set(COUNT_WORDS)
+    words |= set(PLURALS.values())
+    return sorted(words)
+
+
+def swap_attribute(caption: str, attribute: str = "color") -> str:
+    """Swap the first two different colors (or shapes, or sizes) of a caption.
+
+    "a red circle and a blue square" -> "a blue circle and a red square".
+    The swapped caption has the same words and different bindings, which is
+    the hard negative that attribute-binding tests need.
+    """
+    values_by_attribute = {"color": COLORS, "shape": SHAPES, "size": SIZES}
+    if attribute not in values_by_attribute:
+        raise ValueError(f"unknown attribute {attribute!r}; expected one of {sorted(values_by_attribute)}")
+    values = values_by_attribute[attribute]
+    words = caption.split(" ")
+    found = []
+    for word in words:
+        if word in values and word not in found:
+            found.append(word)
+    if len(found) < 2:
+        raise ValueError(
+            f"caption {caption!r} names fewer than two different {attribute}s, so there is nothing to swap"
+        )
+    first, second = found[:2]
+    swapped = {first: second, second: first}
+    return " ".join(swapped.get(word, word) for word in words)
