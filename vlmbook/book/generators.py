@@ -1,0 +1,261 @@
+"""Run figure and table generators, and cache what they produce.
+
+Each generator's outputs are cached under a key that hashes everything that
+produced them: the generator file, the files of the ``vlmbook`` package (its
+code and the embedded checkpoints), the checkpoint source selected by
+``VLMBOOK_CHECKPOINTS`` and the versions of the libraries that draw. The
+data seed is a literal in the generator file, so the file hash covers it.
+
+Cache layout, one folder per key::
+
+    <cache_dir>/<key>/manifest.json          what the generator produced
+    <cache_dir>/<key>/<name>.<lang>.<ext>    one file per output and language
+
+A run renders into a temporary folder and renames it to ``<key>`` only when
+every file is written (``os.replace`` is atomic on one file system). An
+interrupted build leaves at most a ``.tmp-*`` folder, which no build reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import io
+import json
+import logging
+import os
+import runpy
+import shutil
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vlmbook.book.outputs import LANGUAGES, Output, collect_outputs
+
+CACHE_FORMAT = "vlmbook-book-cache-1"
+
+# Modules of vlmbook/book that only the MkDocs build and the tests use: a
+# change to them cannot change what a generator draws, so it keeps the cache.
+BUILD_ONLY_MODULES = {"hooks.py", "mathml.py", "pages.py", "generators.py"}
+
+# Libraries whose version can change a rendered figure or number.
+TRACKED_DISTRIBUTIONS = ("matplotlib", "numpy", "pillow", "torch", "transformers")
+
+STALE_TEMP_SECONDS = 3600
+
+log = logging.getLogger("mkdocs.hooks.vlmbook")
+
+
+class GeneratorError(Exception):
+    """A generator is missing, failed, or produced an invalid output."""
+
+
+@dataclass
+class GeneratorResult:
+    """The cached outputs of one generator."""
+
+    source: str  # the generator path relative to the snippets folder
+    key: str
+    outputs: dict[str, Output | dict] = field(default_factory=dict)  # name -> description
+    files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (name, lang) -> file
+    executed: bool = False  # True when this call ran the generator
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def package_digest(package_dir: Path) -> str:
+    """Hash every file of the package that can change a generator's output."""
+    digest = hashlib.sha256()
+    for path in sorted(package_dir.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        relative = path.relative_to(package_dir)
+        if relative.parts[0] == "book" and relative.name in BUILD_ONLY_MODULES:
+            continue
+        digest.update(relative.as_posix().encode())
+        digest.update(_sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def _environment_fingerprint() -> str:
+    parts = [CACHE_FORMAT, f"checkpoints={os.environ.get('VLMBOOK_CHECKPOINTS', 'embedded')}"]
+    for name in TRACKED_DISTRIBUTIONS:
+        try:
+            parts.append(f"{name}={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{name}=absent")
+    return "\n".join(parts)
+
+
+def cache_key(generator: Path, source: str, package_hash: str) -> str:
+    """Return the cache key of one generator: a hash of all that produced its outputs."""
+    digest = hashlib.sha256()
+    digest.update(_environment_fingerprint().encode())
+    digest.update(source.encode())
+    digest.update(generator.read_bytes())
+    digest.update(package_hash.encode())
+    return digest.hexdigest()[:32]
+
+
+def _load_cached(entry: Path, source: str, key: str) -> GeneratorResult | None:
+    """Return the cached result in `entry`, or None when it is absent or damaged."""
+    manifest_path = entry / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        result = GeneratorResult(source=source, key=key)
+        for item in manifest["outputs"]:
+            result.outputs[item["name"]] = {"kind": item["kind"], "suffix": item["suffix"]}
+            for lang, file_info in item["files"].items():
+                path = entry / file_info["file"]
+                if _sha256_file(path) != file_info["sha256"]:
+                    return None
+                result.files[(item["name"], lang)] = path
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return result
+
+
+def _failure_location(error: BaseException, generator: Path) -> str:
+    """Return 'line N' of the deepest traceback frame inside the generator file."""
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename).resolve() == generator.resolve():
+            line = frame.lineno
+    return f"{line}" if line is not None else "1"
+
+
+def render_output(output: Output, lang: str) -> bytes:
+    """Call one output's function for `lang` and return the file content.
+
+    Raises GeneratorError when a figure uses a glyph that its font lacks,
+    which would show as an empty box.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from vlmbook.book.fonts import figure_style
+
+    with warnings.catch_warnings(record=True) as caught, plt.rc_context(figure_style()):
+        warnings.simplefilter("always")
+        value = output.render(lang)
+        if output.kind == "markdown":
+            if not isinstance(value, str):
+                raise GeneratorError(
+                    f"markdown output {output.name!r} returned {type(value).__name__}, "
+                    "expected str"
+                )
+            content = value.encode("utf-8")
+        else:
+            if not isinstance(value, Figure):
+                raise GeneratorError(
+                    f"figure output {output.name!r} returned {type(value).__name__}, "
+                    "expected a matplotlib Figure"
+                )
+            buffer = io.BytesIO()
+            file_format = output.suffix.lstrip(".")
+            metadata = {"Date": None} if file_format == "svg" else {"Software": None}
+            value.savefig(buffer, format=file_format, metadata=metadata, bbox_inches="tight")
+            plt.close(value)
+            content = buffer.getvalue()
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    if missing:
+        raise GeneratorError(
+            f"output {output.name!r} ({lang}) uses glyphs its font lacks: {missing[0]}"
+        )
+    return content
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)
+
+
+def _remove_stale_temporaries(cache_dir: Path) -> None:
+    now = time.time()
+    for stale in cache_dir.glob(".tmp-*"):
+        try:
+            if now - stale.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def execute_generator(generator: Path, source: str) -> dict[tuple[Output, str], bytes]:
+    """Run one generator file and render each of its outputs in every language."""
+    with collect_outputs() as outputs:
+        runpy.run_path(str(generator), run_name="vlmbook_generator")
+    if not outputs:
+        raise GeneratorError(
+            f"{source} declares no output; decorate a function with "
+            "@figure(name) or @markdown(name) from vlmbook.book"
+        )
+    return {
+        (output, lang): render_output(output, lang) for output in outputs for lang in LANGUAGES
+    }
+
+
+def run_generator(
+    generator: Path, source: str, cache_dir: Path, package_hash: str
+) -> GeneratorResult:
+    """Return a generator's outputs from the cache, running it only on a cache miss."""
+    key = cache_key(generator, source, package_hash)
+    entry = cache_dir / key
+    cached = _load_cached(entry, source, key)
+    if cached is not None:
+        return cached
+
+    # Render everything in memory first: a failure leaves no file behind.
+    started = time.perf_counter()
+    try:
+        rendered = execute_generator(generator, source)
+    except GeneratorError as error:
+        raise GeneratorError(f"{source}: {error}") from error
+    except Exception as error:
+        line = _failure_location(error, generator)
+        raise GeneratorError(
+            f"{source}:{line}: generator failed: {type(error).__name__}: {error}"
+        ) from error
+
+    # Write into a private folder, then publish it under the key in one rename.
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(cache_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache_dir))
+    manifest: dict[str, dict] = {}
+    for (output, lang), content in rendered.items():
+        file_name = output.file_name(lang)
+        _write_atomic(staging / file_name, content)
+        item = manifest.setdefault(
+            output.name,
+            {"name": output.name, "kind": output.kind, "suffix": output.suffix, "files": {}},
+        )
+        item["files"][lang] = {"file": file_name, "sha256": hashlib.sha256(content).hexdigest()}
+    manifest_text = json.dumps(
+        {"format": CACHE_FORMAT, "generator": source, "outputs": list(manifest.values())},
+        indent=1,
+    )
+    _write_atomic(staging / "manifest.json", manifest_text.encode("utf-8"))
+    if entry.exists():
+        shutil.rmtree(entry)  # damaged: _load_cached rejected it above
+    try:
+        os.replace(staging, entry)
+    except OSError:
+        # Another build (a parallel test worker) published the same key first.
+        shutil.rmtree(staging, ignore_errors=True)
+
+    result = _load_cached(entry, source, key)
+    if result is None:
+        raise GeneratorError(f"{source}: cache entry {entry} is unreadable after writing it")
+    result.executed = True
+    log.info("Ran generator %s in %.1f s", source, time.perf_counter() - started)
+    return result

@@ -1,0 +1,318 @@
+"""MkDocs hooks of the book, loaded by ``hooks:`` in ``mkdocs.yml``.
+
+They run the figure and table generators that pages declare, put the outputs
+into the built site, convert math to MathML, let mkdocs-jupyter pages pass
+through mkdocs-static-i18n, and fail the build, naming file and line, on a
+page without its other edition, a missing snippet, a missing figure or a
+broken link.
+
+mkdocs-static-i18n builds the site once per language and calls every hook in
+each build. The generator cache makes the second call a cache hit, so a
+generator runs at most once per ``mkdocs build``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import posixpath
+import re
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File, Files
+from mkdocs.utils.meta import get_data
+
+from vlmbook.book.generators import GeneratorError, GeneratorResult, package_digest, run_generator
+from vlmbook.book.mathml import MathError, tex_to_mathml
+from vlmbook.book.outputs import LANGUAGES
+
+log = logging.getLogger("mkdocs.hooks.vlmbook")
+
+PAGE_SUFFIXES = (".md", ".ipynb")
+FIGURE_LINK = re.compile(r"\(\s*/figures/([^)\s\"']+)")
+GENERATED_PLACEHOLDER = re.compile(r"\{\{\s*generated:\s*([^}\s]+)\s*\}\}")
+SNIPPET_LINE = re.compile(r"^\s*-+8<-+\s+([\"'])(?P<path>[^\"']+)\1")
+PAGE_LINK = re.compile(r"\]\(\s*(?P<target>[^)\s#]+\.(?:md|ipynb))(?:#[^)\s]*)?\s*\)")
+
+
+class _BuildState:
+    """What the current `mkdocs build` learned in on_files, for the page hooks."""
+
+    figures: dict[str, Path] = {}  # "name.svg" -> cached file in the current language
+    markdown: dict[str, str] = {}  # output name -> text in the current language
+    language: str = LANGUAGES[0]
+
+
+def _project_root(config) -> Path:
+    return Path(config.config_file_path).resolve().parent
+
+
+def _snippet_dirs(config) -> list[Path]:
+    """Return the pymdownx.snippets base paths, resolved against the project root."""
+    options = config.mdx_configs.get("pymdownx.snippets", {})
+    base_paths = options.get("base_path", ["."])
+    if isinstance(base_paths, str):
+        base_paths = [base_paths]
+    return [(_project_root(config) / base).resolve() for base in base_paths]
+
+
+def _current_language(config) -> str:
+    i18n = config.plugins.get("i18n")
+    return i18n.current_language if i18n is not None else LANGUAGES[0]
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return 1
+
+
+def _source_pages(docs_dir: Path) -> list[Path]:
+    return sorted(p for p in docs_dir.rglob("*") if p.suffix in PAGE_SUFFIXES and p.is_file())
+
+
+def check_editions(docs_dir: Path) -> None:
+    """Fail unless every page exists as ``name.ko.<ext>`` and ``name.en.<ext>``."""
+    pages = {p.relative_to(docs_dir).as_posix() for p in _source_pages(docs_dir)}
+    for page in sorted(pages):
+        stem, suffix = posixpath.splitext(page)
+        base, _, lang = stem.rpartition(".")
+        if not base or lang not in LANGUAGES:
+            raise PluginError(
+                f"docs/{page}:1: page has no language suffix; rename it to "
+                f"{stem}.ko{suffix} and add {stem}.en{suffix}"
+            )
+        for other in LANGUAGES:
+            if f"{base}.{other}{suffix}" not in pages:
+                raise PluginError(
+                    f"docs/{page}:1: the {other!r} edition docs/{base}.{other}{suffix} "
+                    "is missing; every page needs both editions"
+                )
+
+
+def declared_generators(docs_dir: Path, snippet_dirs: list[Path]) -> dict[str, Path]:
+    """Return the generators that pages list in their ``generators:`` front matter."""
+    generators: dict[str, Path] = {}
+    for page in _source_pages(docs_dir):
+        if page.suffix != ".md":
+            continue
+        text = page.read_text(encoding="utf-8")
+        _, meta = get_data(text)
+        declared = meta.get("generators", [])
+        where = f"docs/{page.relative_to(docs_dir).as_posix()}"
+        if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
+            line = _line_of(text, "generators:")
+            raise PluginError(f"{where}:{line}: 'generators' must be a list of file paths")
+        for source in declared:
+            found = [d / source for d in snippet_dirs if (d / source).is_file()]
+            if not found:
+                raise PluginError(
+                    f"{where}:{_line_of(text, source)}: generator {source!r} not found "
+                    f"in the snippet folders {[d.name for d in snippet_dirs]}"
+                )
+            generators[source] = found[0]
+    return generators
+
+
+def _cache_dir(config) -> Path:
+    override = os.environ.get("VLMBOOK_BOOK_CACHE")
+    return Path(override) if override else _project_root(config) / ".cache" / "vlmbook-book"
+
+
+def _run_generators(config) -> list[GeneratorResult]:
+    docs_dir = Path(config.docs_dir)
+    generators = declared_generators(docs_dir, _snippet_dirs(config))
+    package_hash = package_digest(Path(__file__).resolve().parent.parent)
+    results = []
+    for source, path in sorted(generators.items()):
+        try:
+            results.append(run_generator(path, source, _cache_dir(config), package_hash))
+        except GeneratorError as error:
+            raise PluginError(f"snippets/{error}") from error
+    return results
+
+
+def _fix_notebook_files(files: Files, config) -> None:
+    """Make the notebooks that i18n copied back into plain files pages again.
+
+    mkdocs-jupyter wraps each notebook in a page-like file in its on_files,
+    but mkdocs-static-i18n (which runs after it) replaces every file with a
+    plain ``File``, which MkDocs would copy as a static .ipynb. The paths
+    that i18n computed (``labs/x/index.html``, ``en/labs/x/index.html``) are
+    already right, so only the class changes.
+    """
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None:
+        return
+    for file in list(files):
+        if file.src_uri.endswith(".ipynb") and jupyter.should_include(file):
+            file.__class__ = NotebookPageFile
+            for lang in LANGUAGES:
+                base = file.src_uri.rsplit(".", 2)[0]
+                prefix = "" if lang == LANGUAGES[0] else f"{lang}/"
+                alternate = copy.copy(file)
+                alternate.url = f"{prefix}{base}/"
+                file.alternates[lang] = alternate
+
+
+class NotebookPageFile(File):
+    """A notebook that MkDocs renders as a page (through mkdocs-jupyter)."""
+
+    def is_documentation_page(self) -> bool:
+        return True
+
+
+@event_priority(100)
+def on_config(config):
+    _BuildState.language = _current_language(config)
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is not None:
+        # mkdocs-jupyter's cache key covers the notebook but not the package it
+        # imports: one cache folder per package hash makes an edit to vlmbook
+        # re-execute the notebooks.
+        package_hash = package_digest(Path(__file__).resolve().parent.parent)
+        cache_root = _project_root(config) / ".cache" / "mkdocs-jupyter"
+        jupyter.config["cache_dir"] = str(cache_root / package_hash[:16])
+    return config
+
+
+@event_priority(-10)  # after mkdocs-jupyter's on_pre_build (0) emptied its set
+def on_pre_build(config):
+    """Keep every edition's notebook cache when mkdocs-jupyter evicts stale entries.
+
+    mkdocs-jupyter deletes each cache file that the current build did not
+    use, and mkdocs-static-i18n runs one build per language, so each edition
+    would delete the other's cache. Marking the cache files of all current
+    notebooks as used keeps them.
+    """
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None or not jupyter.config["cache"]:
+        return
+    # NOTE: these two helpers are private to mkdocs-jupyter 0.26; a release
+    # that renames them breaks this hook, and the site tests catch that.
+    from mkdocs_jupyter.plugin import _compute_cache_key, _get_cache_path
+
+    for notebook in Path(config.docs_dir).rglob("*.ipynb"):
+        key = _compute_cache_key(str(notebook), jupyter.config, jupyter.config["execute"])
+        jupyter._used_cache_paths.add(_get_cache_path(jupyter.config["cache_dir"], key))
+
+
+@event_priority(-110)  # after mkdocs-static-i18n (-100) chose the files of this language
+def on_files(files: Files, config) -> Files:
+    check_editions(Path(config.docs_dir))
+    _fix_notebook_files(files, config)
+
+    language = _current_language(config)
+    prefix = "" if language == LANGUAGES[0] else f"{language}/"
+    _BuildState.language = language
+    _BuildState.figures = {}
+    _BuildState.markdown = {}
+    owners: dict[str, str] = {}
+    for result in _run_generators(config):
+        for name, description in result.outputs.items():
+            if name in owners:
+                raise PluginError(
+                    f"snippets/{result.source}: output {name!r} is also declared by "
+                    f"snippets/{owners[name]}; output names must be unique"
+                )
+            owners[name] = result.source
+            path = result.files[(name, language)]
+            if description["kind"] == "markdown":
+                _BuildState.markdown[name] = path.read_text(encoding="utf-8")
+                continue
+            file_name = f"{name}{description['suffix']}"
+            _BuildState.figures[file_name] = path
+            figure = File.generated(config, f"figures/{file_name}", abs_src_path=str(path))
+            figure.dest_uri = f"{prefix}figures/{file_name}"
+            files.append(figure)
+    return files
+
+
+FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
+INLINE_CODE = re.compile(r"(`+).+?\1")
+
+
+def _prose_lines(markdown: str) -> list[tuple[int, str]]:
+    """Return (index, line) for each line outside fenced code, inline code blanked.
+
+    Figure links, page links and placeholders inside code are examples, not
+    references, so the checks below skip them.
+    """
+    prose = []
+    fence = None
+    for index, line in enumerate(markdown.splitlines()):
+        opened = FENCE_OPEN.match(line)
+        if fence is None and opened:
+            fence = opened.group("fence")
+            continue
+        if fence is not None:
+            if line.strip().startswith(fence[0] * len(fence)) and not line.strip().strip(fence[0]):
+                fence = None
+            continue
+        prose.append((index, INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)))
+    return prose
+
+
+def _check_page_lines(markdown: str, page, files: Files, config, first_line: int) -> None:
+    """Fail on a missing snippet file, figure or linked page, naming the line."""
+    where = f"docs/{page.file.src_uri}"
+    snippet_dirs = _snippet_dirs(config)
+    for index, line in enumerate(markdown.splitlines()):
+        snippet = SNIPPET_LINE.match(line)
+        if snippet:
+            path = snippet.group("path").split(":")[0]
+            if not any((d / path).is_file() for d in snippet_dirs):
+                raise PluginError(f"{where}:{first_line + index}: snippet file {path!r} not found")
+
+    page_dir = posixpath.dirname(page.file.src_uri)
+    for index, line in _prose_lines(markdown):
+        number = first_line + index
+        for figure in FIGURE_LINK.findall(line):
+            if figure not in _BuildState.figures:
+                raise PluginError(
+                    f"{where}:{number}: no generator produces figures/{figure}; declare "
+                    "its generator in the page's 'generators:' front matter"
+                )
+        for link in PAGE_LINK.finditer(line):
+            target = link.group("target")
+            if "://" in target:
+                continue
+            if target.startswith("/"):
+                resolved = target.lstrip("/")
+            else:
+                resolved = posixpath.normpath(posixpath.join(page_dir, target))
+            if files.get_file_from_path(resolved) is None:
+                raise PluginError(f"{where}:{number}: link target {target!r} not found")
+        for name in GENERATED_PLACEHOLDER.findall(line):
+            if name not in _BuildState.markdown:
+                raise PluginError(
+                    f"{where}:{number}: no generator produces the Markdown output {name!r}"
+                )
+
+
+def on_page_markdown(markdown: str, page, config, files: Files) -> str:
+    if page.file.src_uri.endswith(".ipynb"):
+        return markdown
+    source = Path(page.file.abs_src_path).read_text(encoding="utf-8")
+    first_line = len(source.splitlines()) - len(markdown.splitlines()) + 1
+    _check_page_lines(markdown, page, files, config, first_line)
+
+    # Insert generated text on prose lines only; code may show the syntax.
+    lines = markdown.splitlines()
+    for index, prose in _prose_lines(markdown):
+        if GENERATED_PLACEHOLDER.search(prose):
+            lines[index] = GENERATED_PLACEHOLDER.sub(
+                lambda m: _BuildState.markdown[m.group(1)].strip(), lines[index]
+            )
+    return "\n".join(lines)
+
+
+def on_page_content(html: str, page, config, files: Files) -> str:
+    try:
+        return tex_to_mathml(html)
+    except MathError as error:
+        raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
