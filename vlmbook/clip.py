@@ -217,12 +217,10 @@ class CLIP(nn.Module):
         pooled, text_attentions = self.text(input_ids, attention_mask)
         text_embeds = self.text_projection(pooled)  # (B_txt, D_emb)
 
-        # Unit length, so that a dot product is a cosine similarity.
-        image_embeds = F.normalize(image_embeds, dim=-1)
+        # Cosine similarity of every image with every caption, times the temperature.
+        image_embeds = F.normalize(image_embeds, dim=-1)  # unit length
         text_embeds = F.normalize(text_embeds, dim=-1)
-
-        # Every image against every caption, sharpened by the learned temperature.
-        logits_per_image = self.temperature_scale() * image_embeds @ text_embeds.T  # (B_img, B_txt)
+        logits_per_image = similarity_logits(image_embeds, text_embeds, self.temperature_scale())  # (B_img, B_txt)
         return CLIPOutput(
             logits_per_image=logits_per_image,
             logits_per_text=logits_per_image.T,  # (B_txt, B_img)
@@ -259,6 +257,15 @@ class CLIP(nn.Module):
         """Load a ``CLIPModel`` folder written by ``save_pretrained`` (config.json + model.safetensors)."""
         config_dict, state_dict = read_hf_folder(folder)
         return cls.from_hf_state_dict(state_dict, CLIPConfig.from_hf(config_dict))
+
+
+# --8<-- [start:similarity]
+def similarity_logits(image_embeds: torch.Tensor, text_embeds: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """scale * cos(image, text) for every pair (B_img, B_txt); the inputs need not be unit length."""
+    image_embeds = F.normalize(image_embeds, dim=-1)  # (B_img, D_emb)
+    text_embeds = F.normalize(text_embeds, dim=-1)  # (B_txt, D_emb)
+    return scale * image_embeds @ text_embeds.T  # (B_img, B_txt)
+# --8<-- [end:similarity]
 
 
 # --8<-- [start:loss]
