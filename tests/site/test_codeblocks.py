@@ -1,0 +1,180 @@
+"""Every code block of the book runs as shown, and the audit proves that none was missed.
+
+Pages are expanded as the site expands them (``--8<--`` includes), read with
+pytest-codeblocks' own parser and run one block at a time, a ``cont`` block
+together with the blocks it continues. The Korean edition runs; a test proves
+that the English edition shows the same code. Notebooks run with nbclient.
+
+All tests here share one xdist group, so they run in one worker in file
+order and the audit at the end sees what the others executed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import sitetools
+from sitetools import DOCS, ROOT, built_page, page_pairs
+from vlmbook.book.pages import (
+    EXECUTED_LANGUAGE,
+    NOT_EXECUTED_LANGUAGES,
+    executable_blocks,
+    expand_snippets,
+    lint_page,
+    load_site_config,
+    normalize_code,
+    shown_code_blocks,
+)
+
+pytestmark = pytest.mark.xdist_group("codeblocks")
+
+CONFIG = load_site_config(ROOT / "mkdocs.yml")
+PAGES = sorted(DOCS.rglob("*.md"))
+NOTEBOOKS = sorted(DOCS.rglob("*.ko.ipynb"))
+EXPANDED = {page: expand_snippets(page.read_text(encoding="utf-8"), CONFIG) for page in PAGES}
+KOREAN_BLOCKS = [
+    (page, block)
+    for page in PAGES
+    if page.name.endswith(".ko.md")
+    for block in executable_blocks(EXPANDED[page])
+]
+
+
+def _page_id(page: Path) -> str:
+    return page.relative_to(DOCS).as_posix()
+
+
+def run_block(page: Path, code: str, workdir: Path) -> str:
+    """Run one block as a reader's fresh script would; return what it printed."""
+    source = compile(code, f"{_page_id(page)} (expanded)", "exec")
+    namespace = {"__name__": "__main__"}
+    output = io.StringIO()
+    previous_dir = os.getcwd()
+    os.chdir(workdir)
+    try:
+        with contextlib.redirect_stdout(output):
+            exec(source, namespace)
+    finally:
+        os.chdir(previous_dir)
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    sitetools.EXECUTED_CODE.add(normalize_code(code))
+    return output.getvalue()
+
+
+def run_notebook(notebook: Path, workdir: Path) -> None:
+    """Execute a notebook top to bottom with its kernel; raise on any cell error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    document = nbformat.read(notebook, as_version=4)
+    NotebookClient(document, timeout=300, resources={"metadata": {"path": str(workdir)}}).execute()
+    for cell in document.cells:
+        if cell.cell_type == "code":
+            sitetools.EXECUTED_CODE.add(normalize_code(cell.source))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_page_fences_are_runnable(page):
+    problems = lint_page(EXPANDED[page])
+    assert problems == [], f"{_page_id(page)} (expanded):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "page, block", KOREAN_BLOCKS, ids=[f"{_page_id(p)}:{b.lineno}" for p, b in KOREAN_BLOCKS]
+)
+def test_code_block_runs(page, block, tmp_path):
+    printed = run_block(page, block.code, tmp_path)
+    if block.expected_output is not None:
+        expected, actual = block.expected_output, printed
+        if block.expected_output_ignore_whitespace:
+            expected, actual = re.sub(r"\s+", "", expected), re.sub(r"\s+", "", actual)
+        assert actual == expected, (
+            f"{_page_id(page)}, block at expanded line {block.lineno} printed\n{printed}\n"
+            f"but the page shows\n{block.expected_output}"
+        )
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_page_id)
+def test_notebook_runs(notebook, tmp_path):
+    run_notebook(notebook, tmp_path)
+
+
+def test_notebooks_are_stored_without_outputs():
+    stored = sorted(DOCS.rglob("*.ipynb"))
+    assert stored, "no notebook found under docs/"
+    for notebook in stored:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        with_outputs = [i for i, c in enumerate(cells) if c.get("outputs")]
+        assert with_outputs == [], f"{_page_id(notebook)} stores outputs in cells {with_outputs}"
+
+
+@pytest.mark.parametrize("korean, english", page_pairs(), ids=lambda p: _page_id(p))
+def test_editions_show_same_code(korean, english):
+    if korean.suffix == ".ipynb":
+        def code_cells(path):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+        assert code_cells(korean) == code_cells(english)
+        return
+    korean_blocks = executable_blocks(EXPANDED[korean])
+    english_blocks = executable_blocks(EXPANDED[english])
+    assert [b.code for b in korean_blocks] == [b.code for b in english_blocks]
+    assert [b.expected_output for b in korean_blocks] == [
+        b.expected_output for b in english_blocks
+    ]
+
+
+def test_built_editions_show_same_code(built_site):
+    for korean, english in page_pairs():
+        shown = {
+            lang: [
+                normalize_code(code)
+                for language, code in shown_code_blocks(
+                    built_page(built_site.path, source, lang).read_text(encoding="utf-8")
+                )
+                if language == EXECUTED_LANGUAGE
+            ]
+            for lang, source in (("ko", korean), ("en", english))
+        }
+        assert shown["ko"], f"{_page_id(korean)} shows no Python code"
+        assert shown["ko"] == shown["en"], f"{_page_id(korean)}: editions show different code"
+
+
+def _ran(code: str) -> bool:
+    """True when `code` is a whole run of lines inside some code that ran."""
+    wrapped = f"\n{code}\n"
+    return any(wrapped in f"\n{executed}\n" for executed in sitetools.EXECUTED_CODE)
+
+
+def test_audit_every_shown_block_ran(built_site, tmp_path_factory):
+    # When this test runs alone, first run what the tests above would have run.
+    for page, block in KOREAN_BLOCKS:
+        if normalize_code(block.code) not in sitetools.EXECUTED_CODE:
+            run_block(page, block.code, tmp_path_factory.mktemp("audit"))
+    for notebook in NOTEBOOKS:
+        run_notebook(notebook, tmp_path_factory.mktemp("audit"))
+
+    pages = [p for p in built_site.path.rglob("*.html") if p.name != "404.html"]
+    shown_python = 0
+    not_run = []
+    for html_file in sorted(pages):
+        where = html_file.relative_to(built_site.path).as_posix()
+        for language, code in shown_code_blocks(html_file.read_text(encoding="utf-8")):
+            if language == EXECUTED_LANGUAGE:
+                shown_python += 1
+                if not _ran(normalize_code(code)):
+                    not_run.append(f"{where}: {code.strip().splitlines()[0]!r}")
+            elif language not in NOT_EXECUTED_LANGUAGES:
+                not_run.append(f"{where}: a {language or 'unlabelled'} block, which no test runs")
+    assert shown_python >= 2 * len(KOREAN_BLOCKS), "the built site shows fewer blocks than ran"
+    assert not_run == [], "shown code blocks that no test ran:\n" + "\n".join(not_run)
