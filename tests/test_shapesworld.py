@@ -30,11 +30,11 @@ from vlmbook.shapesworld import (
     ShapesWorld,
     swap_attribute,
 )
-from vlmbook.shapesworld_text import COUNT_WORDS, PLURALS
+from vlmbook.shapesworld_text import COUNT_WORDS, PLURALS, article
 
 COLOR_RGB = shapesworld_module.COLOR_RGB
 BACKGROUND_RGB = np.array(shapesworld_module.BACKGROUND_RGB, dtype=np.float32)
-OBJECT_PATTERN = re.compile(r"a (?:(small|large) )?(\w+) (\w+)")
+OBJECT_PATTERN = re.compile(r"\ban? (?:(small|large) )?(\w+) (\w+)")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def train_scenes():
 
 
 def parse_objects(text):
-    """Return (size or None, color, shape) for each "a [size] color shape" in text."""
+    """Return (size or None, color, shape) for each "a/an [size] color shape" in text."""
     return [(size or None, color, shape) for size, color, shape in OBJECT_PATTERN.findall(text)]
 
 
@@ -248,7 +248,7 @@ def test_canonical_relations_true(train_scenes):
         # Some order of the objects must match the descriptions and make every relation true.
         found = False
         for order in itertools.permutations(scene.objects):
-            if [f"a {o.size} {o.color} {o.shape}" for o in order] != descriptions:
+            if [f"{article(o.size)} {o.size} {o.color} {o.shape}" for o in order] != descriptions:
                 continue
             if all(holds(r, a, b) for a, r, b in zip(order, relations, order[1:])):
                 found = True
@@ -270,7 +270,7 @@ def test_other_captions_true(train_scenes):
             n, noun = part.split()
             shape = noun if noun in SHAPES else noun[:-1]
             assert COUNT_WORDS.index(n) == sum(o.shape == shape for o in objects), shape_counts
-        match = re.fullmatch(r"a (\w+) (\w+) (left of|right of|above|below) a (\w+) (\w+)", relation)
+        match = re.fullmatch(r"an? (\w+) (\w+) (left of|right of|above|below) an? (\w+) (\w+)", relation)
         assert match, relation
         color_a, shape_a, word, color_b, shape_b = match.groups()
         candidates_a = [o for o in objects if (o.color, o.shape) == (color_a, shape_a)]
@@ -312,7 +312,7 @@ def test_answers_match_ground_truth(train_scenes):
             elif qa.kind == "position":
                 check_position_answer(qa, scene)
             else:
-                color, shape = re.fullmatch(r"is there a (\w+) (\w+)", question).groups()
+                color, shape = re.fullmatch(r"is there an? (\w+) (\w+)", question).groups()
                 present = any((o.color, o.shape) == (color, shape) for o in objects)
                 assert qa.answer == ("yes" if present else "no"), qa
     assert set(kinds) == {"color", "shape", "count", "position", "exists"}
@@ -354,7 +354,7 @@ def test_every_scene_has_count_and_exists(train_scenes):
 
 def test_heldout_questions_can_name_heldout_pairs():
     world = ShapesWorld("test_heldout")
-    named = {tuple(re.fullmatch(r"is there a (\w+) (\w+)\?", qa.question).groups())
+    named = {tuple(re.fullmatch(r"is there an? (\w+) (\w+)\?", qa.question).groups())
              for scene in world.scenes(range(500)) for qa in scene.questions if qa.kind == "exists"}
     assert set(HELDOUT_PAIRS) <= named
 
@@ -383,6 +383,7 @@ def test_swap_attribute():
     assert swap_attribute("a red circle and a blue square", "shape") == "a red square and a blue circle"
     assert swap_attribute("a small red circle left of a large red square", "size") == \
         "a large red circle left of a small red square"
+    assert swap_attribute("a red circle and an orange square") == "an orange circle and a red square"
     with pytest.raises(ValueError, match="fewer than two different colors"):
         swap_attribute("a red circle and a red square")
     with pytest.raises(ValueError, match="unknown attribute 'texture'"):

@@ -46,11 +46,15 @@ class ObjectLike(Protocol):
 
 
 # --8<-- [start:captions]
+def article(word: str) -> str:
+    """Return "an" before a vowel ("an orange circle") and "a" otherwise."""
+    return "an" if word[0] in "aeiou" else "a"
+
+
 def describe(obj: ObjectLike, with_size: bool = True) -> str:
-    """Name one object with an article: "a small red circle" or "a red circle"."""
-    if with_size:
-        return f"a {obj.size} {obj.color} {obj.shape}"
-    return f"a {obj.color} {obj.shape}"
+    """Name one object with its article: "a small red circle" or "an orange circle"."""
+    words = f"{obj.size} {obj.color} {obj.shape}" if with_size else f"{obj.color} {obj.shape}"
+    return f"{article(words)} {words}"
 
 
 def canonical_order(cells: Sequence[Cell]) -> list[int]:
@@ -124,45 +128,41 @@ def make_captions(objects: Sequence[ObjectLike], cells: Sequence[Cell], rng: ran
 # --8<-- [end:captions]
 
 
+# Attribute sets that a referring phrase may use, shortest first, by the attribute it must not name.
+REFERRING_ATTRIBUTES = {
+    "color": (("shape",), ("size", "shape")),
+    "shape": (("color",), ("size", "color")),
+    "position": (("shape",), ("color", "shape"), ("size", "shape"), ("size", "color", "shape")),
+}
+SUPERLATIVES = (("leftmost", 1, -1), ("rightmost", 1, 1), ("topmost", 0, -1), ("bottommost", 0, 1))
+
+
 def refer(target: int, objects: Sequence[ObjectLike], cells: Sequence[Cell], hide: str) -> str | None:
     """Build the shortest phrase that picks out objects[target] alone.
 
-    `hide` is the attribute that the question asks about ("color", "shape")
-    or "position", and the phrase never mentions it. Returns None when no
-    phrase is unique, e.g. for two identical objects in a position question.
+    `hide` is what the question asks about ("color", "shape" or "position"),
+    and the phrase never mentions it. Returns None when no phrase is unique,
+    e.g. for two identical objects in a position question.
     """
-    if hide == "color":
-        attribute_sets = [("shape",), ("size", "shape")]
-    elif hide == "shape":
-        attribute_sets = [("color",), ("size", "color")]
-    else:
-        attribute_sets = [("shape",), ("color", "shape"), ("size", "shape"), ("size", "color", "shape")]
-
-    def phrase(attributes: tuple[str, ...], superlative: str = "") -> str:
-        words = ["the", superlative] + [getattr(objects[target], a) for a in attributes]
-        if "shape" not in attributes:
-            words.append("object")
-        return " ".join(w for w in words if w)
-
-    matches_by_set = []
-    for attributes in attribute_sets:
-        matches = [i for i, o in enumerate(objects)
-                   if all(getattr(o, a) == getattr(objects[target], a) for a in attributes)]
-        if matches == [target]:
-            return phrase(attributes)
-        matches_by_set.append((attributes, matches))
+    chosen = objects[target]
+    look_alikes = []  # per attribute set: the cells of the other objects that share those attributes
+    for attributes in REFERRING_ATTRIBUTES[hide]:
+        values = [getattr(chosen, a) for a in attributes]
+        others = [cells[i] for i, o in enumerate(objects)
+                  if i != target and [getattr(o, a) for a in attributes] == values]
+        noun = [] if "shape" in attributes else ["object"]
+        if not others:
+            return " ".join(["the", *values, *noun])
+        look_alikes.append((values + noun, others))
     if hide == "position":
         return None
 
     # Fall back to a superlative among the look-alikes: "the leftmost circle".
-    others_of = {m: [cells[i] for i in matches if i != target] for m, (_, matches) in enumerate(matches_by_set)}
     here = cells[target]
-    tests = (("leftmost", lambda c: here[1] < c[1]), ("rightmost", lambda c: here[1] > c[1]),
-             ("topmost", lambda c: here[0] < c[0]), ("bottommost", lambda c: here[0] > c[0]))
-    for m, (attributes, _) in enumerate(matches_by_set):
-        for superlative, beats in tests:
-            if all(beats(c) for c in others_of[m]):
-                return phrase(attributes, superlative)
+    for words, others in look_alikes:
+        for superlative, axis, sign in SUPERLATIVES:
+            if all(sign * (here[axis] - cell[axis]) > 0 for cell in others):
+                return " ".join(["the", superlative, *words])
     return None
 
 
@@ -183,12 +183,20 @@ def make_questions(
     """
     count = len(objects)
     questions = []
-    for kind, hide in (("color", "color"), ("shape", "shape")):
-        options = [(i, ref) for i in range(count) if (ref := refer(i, objects, cells, hide)) is not None]
-        if options:
-            i, ref = rng.choice(options)
-            answer = objects[i].color if kind == "color" else objects[i].shape
-            questions.append(QA(f"what {kind} is {ref}?", answer, kind))
+    references: dict[tuple[int, str], str | None] = {}
+
+    def reference(i: int, hide: str) -> str | None:
+        if (i, hide) not in references:
+            references[i, hide] = refer(i, objects, cells, hide)
+        return references[i, hide]
+
+    # Color and shape: the first object, in random order, that has an unambiguous phrase.
+    for kind in ("color", "shape"):
+        for i in rng.sample(range(count), count):
+            if (ref := reference(i, kind)) is not None:
+                answer = objects[i].color if kind == "color" else objects[i].shape
+                questions.append(QA(f"what {kind} is {ref}?", answer, kind))
+                break
 
     # Count: all objects, one shape or one color; the answer may be "zero".
     form = rng.randrange(3)
@@ -204,18 +212,17 @@ def make_questions(
         questions.append(QA(f"how many {color} objects are there?", COUNT_WORDS[n], "count"))
 
     # Position: absolute (outer columns or rows) or relative to a second object.
-    options = []
-    refs = [refer(i, objects, cells, "position") for i in range(count)]
-    for i, ref in enumerate(refs):
-        if ref is None:
+    for i in rng.sample(range(count), count):
+        if (ref := reference(i, "position")) is None:
             continue
         row, column = cells[i]
+        options = []
         if column != 1:
             options.append(QA(f"is {ref} on the left or the right?", ("left", "", "right")[column], "position"))
         if row != 1:
             options.append(QA(f"is {ref} at the top or the bottom?", ("top", "", "bottom")[row], "position"))
-        for j, other in enumerate(refs):
-            if j == i or other is None:
+        for j in range(count):
+            if j == i or (other := reference(j, "position")) is None:
                 continue
             if cells[i][1] != cells[j][1]:
                 answer = "left" if cells[i][1] < cells[j][1] else "right"
@@ -223,15 +230,18 @@ def make_questions(
             if cells[i][0] != cells[j][0]:
                 answer = "above" if cells[i][0] < cells[j][0] else "below"
                 options.append(QA(f"is {ref} above or below {other}?", answer, "position"))
-    if options:
-        questions.append(rng.choice(options))
+        if options:
+            questions.append(rng.choice(options))
+            break
 
     # Exists: one present pair ("yes") and one absent pair ("no"), in random order.
     present = sorted({(o.color, o.shape) for o in objects})
     absent = [pair for pair in absent_candidates if pair not in present]
-    exists = [QA("is there a {} {}?".format(*rng.choice(present)), "yes", "exists")]
+    color, shape = rng.choice(present)
+    exists = [QA(f"is there {article(color)} {color} {shape}?", "yes", "exists")]
     if absent:
-        exists.append(QA("is there a {} {}?".format(*rng.choice(absent)), "no", "exists"))
+        color, shape = rng.choice(absent)
+        exists.append(QA(f"is there {article(color)} {color} {shape}?", "no", "exists"))
     rng.shuffle(exists)
     return tuple(questions + exists)
 # --8<-- [end:questions]
@@ -244,7 +254,7 @@ def vocabulary() -> list[str]:
     questions end with it.
     """
     template_words = (
-        "a the and of left right above below at on in center top bottom object objects "
+        "a an the and of left right above below at on in center top bottom object objects "
         "what color shape is how many are there or leftmost rightmost topmost bottommost "
         "yes no ?"
     ).split()
@@ -275,4 +285,9 @@ def swap_attribute(caption: str, attribute: str = "color") -> str:
         )
     first, second = found[:2]
     swapped = {first: second, second: first}
-    return " ".join(swapped.get(word, word) for word in words)
+    words = [swapped.get(word, word) for word in words]
+    # Swapping "red" and "orange" also swaps "a" and "an" in front of them.
+    for i in range(len(words) - 1):
+        if words[i] in ("a", "an"):
+            words[i] = article(words[i + 1])
+    return " ".join(words)
