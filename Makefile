@@ -1,0 +1,37 @@
+# The two commands of the README: `make serve` and `make test`. Both create
+# .venv and install the project on first use; the stamp file makes later
+# runs skip the install until pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vlmbook-installed
+# torch first, pinned: pip would otherwise resolve torch from the project's
+# range, and a plain newer torch pulls a multi-GB CUDA build.
+TORCH := torch==2.13.0
+PYTEST_WORKERS ?= 2
+
+export HF_HUB_OFFLINE := 1
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: serve test build bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[docs,dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload --watch snippets --watch vlmbook
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
+
+build: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+bench: $(STAMP)
+	@set -e; for script in benchmarks/*.py; do \
+		if [ -f "$$script" ]; then echo "== $$script"; $(BIN)/python "$$script"; fi; \
+	done

@@ -1,0 +1,236 @@
+"""The build hooks on a small two-language project: generator cache and build errors.
+
+Each test writes a project with the book's hooks and mkdocs-static-i18n into
+a temporary folder and runs the real ``mkdocs build --strict`` on it. The
+generators count their own runs in files, so the counts are independent of
+what the hooks report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sitetools import ROOT, mkdocs_build
+
+pytestmark = pytest.mark.build
+
+MKDOCS_YML = """\
+site_name: mini
+docs_dir: docs
+theme:
+  name: material
+  font: false
+plugins:
+  - i18n:
+      docs_structure: suffix
+      fallback_to_default: false
+      languages:
+        - locale: ko
+          default: true
+          name: 한국어
+        - locale: en
+          name: English
+hooks:
+  - vlmbook/book/hooks.py
+validation:
+  absolute_links: relative_to_docs
+  unrecognized_links: warn
+markdown_extensions:
+  - pymdownx.snippets:
+      base_path: [snippets]
+      check_paths: true
+"""
+
+GENERATOR = '''\
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from vlmbook.book import figure, markdown
+
+# Count this run in a file that the test reads.
+counter = Path(os.environ["VLMBOOK_TEST_COUNTER"]) / "{name}.count"
+with counter.open("a") as handle:
+    handle.write("ran\\n")
+
+TITLES = {{"ko": "{name} 그림", "en": "{name} figure"}}
+
+
+@figure("{name}")
+def draw(lang):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title(TITLES[lang])
+    return fig
+
+
+@markdown("{name}-value")
+def value(lang):
+    return "42" if lang == "en" else "사십이"
+'''
+
+PAGE = """\
+---
+generators:
+  - demo/counted.py
+  - demo/other.py
+---
+
+# {title}
+
+![figure](/figures/counted.svg)
+
+The value is {{{{ generated: counted-value }}}}.
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A two-language project with two counting generators.
+
+    It has its own copy of the vlmbook package, so that the cache keys do
+    not change when someone edits the working tree's package mid-test.
+    """
+    root = tmp_path / "project"
+    shutil.copytree(
+        ROOT / "vlmbook", root / "vlmbook", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (root / "docs").mkdir(parents=True)
+    (root / "snippets" / "demo").mkdir(parents=True)
+    (root / "mkdocs.yml").write_text(MKDOCS_YML, encoding="utf-8")
+    for name in ("counted", "other"):
+        (root / "snippets" / "demo" / f"{name}.py").write_text(
+            GENERATOR.format(name=name), encoding="utf-8"
+        )
+    (root / "docs" / "index.ko.md").write_text(PAGE.format(title="홈"), encoding="utf-8")
+    (root / "docs" / "index.en.md").write_text(PAGE.format(title="Home"), encoding="utf-8")
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    monkeypatch.setenv("VLMBOOK_TEST_COUNTER", str(counters))
+    monkeypatch.delenv("VLMBOOK_BOOK_CACHE", raising=False)
+    return root
+
+
+def runs(project: Path, name: str) -> int:
+    counter = Path(project.parent / "counters" / f"{name}.count")
+    return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
+def build(project: Path, expect_success: bool = True) -> str:
+    result = mkdocs_build(project / "mkdocs.yml", project / "site")
+    log = result.stdout + result.stderr
+    if expect_success:
+        assert result.returncode == 0, log
+    else:
+        assert result.returncode != 0, f"the build passed but should have failed:\n{log}"
+    return log
+
+
+def test_cache_runs_only_what_changed(project):
+    # Cold build: each generator runs once, not once per language.
+    log = build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (1, 1)
+    assert log.count("Ran generator demo/counted.py") == 1
+
+    # Each edition gets its own figure and text.
+    korean = (project / "site" / "figures" / "counted.svg").read_text(encoding="utf-8")
+    english = (project / "site" / "en" / "figures" / "counted.svg").read_text(encoding="utf-8")
+    assert "<!-- counted 그림 -->" in korean
+    assert "<!-- counted figure -->" in english
+    assert "The value is 사십이." in (project / "site" / "index.html").read_text(encoding="utf-8")
+    assert "The value is 42." in (project / "site" / "en" / "index.html").read_text(
+        encoding="utf-8"
+    )
+
+    # Unchanged rebuild: nothing runs.
+    log = build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (1, 1)
+    assert "Ran generator" not in log
+
+    # Prose edit: nothing runs.
+    page = project / "docs" / "index.ko.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\nMore prose.\n", encoding="utf-8")
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (1, 1)
+
+    # Generator edit: only that generator runs again.
+    generator = project / "snippets" / "demo" / "counted.py"
+    generator.write_text(generator.read_text() + "\n# an edit\n", encoding="utf-8")
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (2, 1)
+
+
+def test_interrupted_write_not_trusted(project):
+    build(project)
+    cache = project / ".cache" / "vlmbook-book"
+    entries = [e for e in cache.iterdir() if not e.name.startswith(".")]
+    assert len(entries) == 2
+    entry = next(e for e in entries if "demo/counted.py" in (e / "manifest.json").read_text())
+
+    # A half-written output (as after a crash mid-write) and a leftover
+    # staging folder: the next build runs the generator again.
+    figure = entry / "counted.ko.svg"
+    figure.write_bytes(figure.read_bytes()[:100])
+    staging = cache / ".tmp-leftover"
+    staging.mkdir()
+    (staging / "counted.ko.svg").write_text("<svg", encoding="utf-8")
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (2, 1)
+    built = (project / "site" / "figures" / "counted.svg").read_text(encoding="utf-8")
+    assert built.rstrip().endswith("</svg>")
+
+    # An entry without its manifest is not trusted either.
+    (entry / "manifest.json").unlink()
+    build(project)
+    assert runs(project, "counted") == 3
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+BROKEN = {
+    "failing generator": (
+        lambda p: _replace(p / "snippets/demo/other.py", "@figure(", "raise ValueError('boom')\n@figure("),
+        "snippets/demo/other.py:16: generator failed: ValueError: boom",
+    ),
+    "missing figure": (
+        lambda p: _replace(p / "docs/index.en.md", "counted.svg", "nowhere.svg"),
+        "docs/index.en.md:9: no generator produces figures/nowhere.svg",
+    ),
+    "missing snippet": (
+        lambda p: _replace(p / "docs/index.ko.md", "The value", '--8<-- "demo/missing.py"\n\nThe value'),
+        "docs/index.ko.md:11: snippet file 'demo/missing.py' not found",
+    ),
+    "broken link": (
+        lambda p: _replace(p / "docs/index.ko.md", "The value", "[next](next.md)\n\nThe value"),
+        "docs/index.ko.md:11: link target 'next.md' not found",
+    ),
+    "missing edition": (
+        lambda p: (p / "docs/index.en.md").unlink(),
+        "docs/index.ko.md:1: the 'en' edition docs/index.en.md is missing",
+    ),
+    "unknown generated text": (
+        lambda p: _replace(p / "docs/index.ko.md", "counted-value", "unknown-value"),
+        "docs/index.ko.md:11: no generator produces the Markdown output 'unknown-value'",
+    ),
+    "glyph missing from font": (
+        lambda p: _replace(p / "snippets/demo/other.py", '"other 그림"', '"other \\U0001F642"'),
+        "glyphs its font lacks",
+    ),
+}
+
+
+@pytest.mark.parametrize("breakage", BROKEN.values(), ids=BROKEN.keys())
+def test_build_fails_naming_file_and_line(project, breakage):
+    break_project, message = breakage
+    break_project(project)
+    log = build(project, expect_success=False)
+    assert message in log
