@@ -62,7 +62,7 @@ def best_seconds(run, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=8192, help="scenes per timed run (default 8192)")
-    parser.add_argument("--batch-size", type=int, default=1024, help="scenes per vectorized call (default 1024)")
+    parser.add_argument("--batch-size", type=int, default=256, help="scenes per vectorized call (default 256)")
     parser.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the best counts (default 3)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "shapesworld.json",

@@ -6,7 +6,6 @@ shows up as a false caption or answer.
 """
 
 import doctest
-import itertools
 import re
 from collections import Counter
 
@@ -157,7 +156,8 @@ def test_objects_inside_and_apart(image_size, seed, max_objects, index):
     assert 1 <= len(scene.objects) <= max_objects
     for i, obj in enumerate(scene.objects):
         x0, y0, x1, y1 = obj.box
-        assert 0 <= x0 < x1 <= image_size and 0 <= y0 < y1 <= image_size, obj
+        assert 0 <= x0 < x1 <= image_size, obj
+        assert 0 <= y0 < y1 <= image_size, obj
         for other in scene.objects[:i]:
             # The gap along the axis that separates the two boxes best.
             gap = max(other.box[0] - x1, x0 - other.box[2], other.box[1] - y1, y0 - other.box[3])
@@ -172,9 +172,15 @@ def test_masks_inside_boxes(train_scenes):
         for obj, mask in zip(scene.objects, scene.masks):
             ys, xs = np.nonzero(mask)
             x0, y0, x1, y1 = obj.box
-            assert xs.min() >= x0 and xs.max() < x1 and ys.min() >= y0 and ys.max() < y1, obj
+            assert x0 <= xs.min() and xs.max() < x1, obj
+            assert y0 <= ys.min() and ys.max() < y1, obj
             if obj.shape in ("circle", "square"):
                 assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == obj.box, obj
+            else:
+                # The triangle's base fills the bottom row of its box and its apex nears the top.
+                assert ys.max() + 1 == y1, obj
+                assert xs.max() + 1 - xs.min() >= x1 - x0 - 2, obj
+                assert ys.min() <= y0 + 2, obj
 
 
 def test_masks_agree_with_colors(train_scenes):
@@ -210,12 +216,36 @@ def test_textured_background_varies():
     assert not np.array_equal(world.images([0]), ShapesWorld("train").images([0]))
 
 
+def test_textured_objects_keep_colors():
+    for scene in ShapesWorld("train", textured=True, max_objects=5).scenes(range(100)):
+        pixels = scene.pixels.astype(np.float32)
+        for obj, mask in zip(scene.objects, scene.masks):
+            color = np.array(COLOR_RGB[obj.color], np.float32)
+            # Pixels well inside the outline (2 px from any mask edge) are the pure object color.
+            shrunk = mask.copy()
+            for axis in (0, 1):
+                for shift in (-2, 2):
+                    shrunk &= np.roll(mask, shift, axis=axis)
+            if obj.size == "large":
+                assert shrunk.sum() >= 9, obj
+            assert np.all(np.abs(pixels[shrunk] - color) <= 1.0), obj
+
+
+def test_scene_arrays_read_only():
+    scene = ShapesWorld("train")[0]
+    with pytest.raises(ValueError, match="read-only"):
+        scene.pixels[0, 0] = 0
+    with pytest.raises(ValueError, match="read-only"):
+        scene.masks[0, 0, 0] = True
+
+
 @pytest.mark.parametrize("textured", [False, True])
 def test_batch_render_equals_single(textured):
     world = ShapesWorld("train", seed=5, max_objects=MAX_OBJECTS, textured=textured)
     indices = list(range(48))
     images = world.images(indices)
-    assert images.dtype == np.uint8 and images.shape == (48, 64, 64, 3)
+    assert images.dtype == np.uint8
+    assert images.shape == (48, 64, 64, 3)
     for index, image in zip(indices, images):
         assert np.array_equal(image, world[index].pixels), f"scene {index} differs between batch and single render"
 
@@ -224,58 +254,70 @@ def test_batch_tensor():
     world = ShapesWorld("val", image_size=32)
     batch = world.batch([3, 1, 4])
     pixel_values = batch["pixel_values"]
-    assert pixel_values.dtype == torch.float32 and pixel_values.shape == (3, 3, 32, 32)
-    assert 0.0 <= pixel_values.min() and pixel_values.max() <= 1.0
+    assert pixel_values.dtype == torch.float32
+    assert pixel_values.shape == (3, 3, 32, 32)
+    assert pixel_values.is_contiguous()
+    assert pixel_values.min() >= 0.0
+    assert pixel_values.max() <= 1.0
     expected = torch.from_numpy(world.images([3, 1, 4])).permute(0, 3, 1, 2).float() / 255
     torch.testing.assert_close(pixel_values, expected)
     assert [s.objects for s in batch["scenes"]] == [world[i].objects for i in (3, 1, 4)]
-    assert batch["scenes"][0].image.size == (32, 32) and batch["scenes"][0].image.mode == "RGB"
+    assert batch["scenes"][0].image.size == (32, 32)
+    assert batch["scenes"][0].image.mode == "RGB"
 
 
 # --- captions ----------------------------------------------------------------
 
-def test_canonical_caption_determines_objects(train_scenes):
-    for scene in train_scenes:
-        described = parse_objects(scene.captions[0])
-        expected = [(o.size, o.color, o.shape) for o in scene.objects]
-        assert Counter(described) == Counter(expected), scene.captions[0]
-
-
-def test_canonical_relations_true(train_scenes):
-    for scene in train_scenes:
-        parts = re.split(r" (left of|above) ", scene.captions[0])
-        descriptions, relations = parts[0::2], parts[1::2]
-        # Some order of the objects must match the descriptions and make every relation true.
-        found = False
-        for order in itertools.permutations(scene.objects):
-            if [f"{article(o.size)} {o.size} {o.color} {o.shape}" for o in order] != descriptions:
-                continue
-            if all(holds(r, a, b) for a, r, b in zip(order, relations, order[1:])):
-                found = True
-                break
-        assert found, f"{scene.captions[0]!r} is false for {scene.objects}"
-
-
-def test_other_captions_true(train_scenes):
-    for scene in train_scenes:
-        objects = scene.objects
-        pairs = Counter((o.color, o.shape) for o in objects)
-        if len(objects) == 1:
-            assert scene.captions[2] == "one object"
+def assign_chain(descriptions, relations, objects, chain=()):
+    """Return distinct objects matching `descriptions` in order with every relation true, or None."""
+    if len(chain) == len(descriptions):
+        return chain
+    for obj in objects:
+        if any(obj is used for used in chain):
             continue
-        _, listed, count, shape_counts, relation = scene.captions
-        assert Counter((c, s) for _, c, s in parse_objects(listed)) == pairs, listed
-        assert count == f"{COUNT_WORDS[len(objects)]} objects"
-        for part in shape_counts.split(" and "):
-            n, noun = part.split()
-            shape = noun if noun in SHAPES else noun[:-1]
-            assert COUNT_WORDS.index(n) == sum(o.shape == shape for o in objects), shape_counts
-        match = re.fullmatch(r"an? (\w+) (\w+) (left of|right of|above|below) an? (\w+) (\w+)", relation)
-        assert match, relation
-        color_a, shape_a, word, color_b, shape_b = match.groups()
-        candidates_a = [o for o in objects if (o.color, o.shape) == (color_a, shape_a)]
-        candidates_b = [o for o in objects if (o.color, o.shape) == (color_b, shape_b)]
-        assert any(holds(word, a, b) for a in candidates_a for b in candidates_b if a is not b), relation
+        if f"{article(obj.size)} {obj.size} {obj.color} {obj.shape}" != descriptions[len(chain)]:
+            continue
+        if chain and not holds(relations[len(chain) - 1], chain[-1], obj):
+            continue
+        if (found := assign_chain(descriptions, relations, objects, chain + (obj,))) is not None:
+            return found
+    return None
+
+
+def assert_captions_true(scene):
+    objects = scene.objects
+    canonical = scene.captions[0]
+    expected = Counter((o.size, o.color, o.shape) for o in objects)
+    assert Counter(parse_objects(canonical)) == expected, canonical
+
+    # The canonical chain: some order of the objects matches it with every relation true.
+    parts = re.split(r" (left of|above) ", canonical)
+    descriptions, relations = parts[0::2], parts[1::2]
+    assert assign_chain(descriptions, relations, objects) is not None, f"{canonical!r} is false for {objects}"
+
+    if len(objects) == 1:
+        assert scene.captions[2] == "one object"
+        return
+    _, listed, count, shape_counts, relation = scene.captions
+    pairs = Counter((o.color, o.shape) for o in objects)
+    assert Counter((c, s) for _, c, s in parse_objects(listed)) == pairs, listed
+    assert count == f"{COUNT_WORDS[len(objects)]} objects"
+    for part in shape_counts.split(" and "):
+        n, noun = part.split()
+        shape = noun if noun in SHAPES else noun[:-1]
+        assert COUNT_WORDS.index(n) == sum(o.shape == shape for o in objects), shape_counts
+
+    match = re.fullmatch(r"an? (\w+) (\w+) (left of|right of|above|below) an? (\w+) (\w+)", relation)
+    assert match, relation
+    color_a, shape_a, word, color_b, shape_b = match.groups()
+    candidates_a = [o for o in objects if (o.color, o.shape) == (color_a, shape_a)]
+    candidates_b = [o for o in objects if (o.color, o.shape) == (color_b, shape_b)]
+    assert any(holds(word, a, b) for a in candidates_a for b in candidates_b if a is not b), relation
+
+
+def test_captions_true(train_scenes):
+    for scene in train_scenes:
+        assert_captions_true(scene)
 
 
 def test_single_object_position_caption():
@@ -287,48 +329,46 @@ def test_single_object_position_caption():
 
 # --- questions ---------------------------------------------------------------
 
-def test_answers_match_ground_truth(train_scenes):
-    kinds = Counter()
-    for scene in train_scenes:
-        objects = scene.objects
-        for qa in scene.questions:
-            kinds[qa.kind] += 1
-            assert qa.question.endswith("?") and " " not in qa.answer and qa.answer == qa.answer.lower()
-            question = qa.question[:-1]
-            if qa.kind in ("color", "shape"):
-                phrase = re.fullmatch(r"what (?:color|shape) is (.+)", question).group(1)
-                matches = resolve(phrase, objects)
-                assert len(matches) == 1, f"{qa.question!r} is ambiguous in {objects}"
-                assert qa.answer == getattr(matches[0], qa.kind)
-            elif qa.kind == "count":
-                noun = re.fullmatch(r"how many (.+) are there", question).group(1)
-                if noun == "objects":
-                    expected = len(objects)
-                elif noun.endswith(" objects"):
-                    expected = sum(o.color == noun.split()[0] for o in objects)
-                else:
-                    expected = sum(PLURALS[o.shape] == noun for o in objects)
-                assert qa.answer == COUNT_WORDS[expected], qa
-            elif qa.kind == "position":
-                check_position_answer(qa, scene)
-            else:
-                color, shape = re.fullmatch(r"is there an? (\w+) (\w+)", question).groups()
-                present = any((o.color, o.shape) == (color, shape) for o in objects)
-                assert qa.answer == ("yes" if present else "no"), qa
-    assert set(kinds) == {"color", "shape", "count", "position", "exists"}
+def assert_answer_true(qa, scene):
+    objects = scene.objects
+    assert qa.question.endswith("?"), qa
+    assert " " not in qa.answer, qa
+    assert qa.answer == qa.answer.lower(), qa
+    question = qa.question[:-1]
+    if qa.kind in ("color", "shape"):
+        phrase = re.fullmatch(r"what (?:color|shape) is (.+)", question).group(1)
+        matches = resolve(phrase, objects)
+        assert len(matches) == 1, f"{qa.question!r} is ambiguous in {objects}"
+        assert qa.answer == getattr(matches[0], qa.kind)
+    elif qa.kind == "count":
+        noun = re.fullmatch(r"how many (.+) are there", question).group(1)
+        if noun == "objects":
+            expected = len(objects)
+        elif noun.endswith(" objects"):
+            expected = sum(o.color == noun.split()[0] for o in objects)
+        else:
+            expected = sum(PLURALS[o.shape] == noun for o in objects)
+        assert qa.answer == COUNT_WORDS[expected], qa
+    elif qa.kind == "position":
+        assert_position_answer_true(qa, scene)
+    else:
+        assert qa.kind == "exists", qa
+        color, shape = re.fullmatch(r"is there an? (\w+) (\w+)", question).groups()
+        present = any((o.color, o.shape) == (color, shape) for o in objects)
+        assert qa.answer == ("yes" if present else "no"), qa
 
 
-def check_position_answer(qa, scene):
+def assert_position_answer_true(qa, scene):
     size = scene.image_size
     question = qa.question[:-1]
     if match := re.fullmatch(r"is (the .+) on the left or the right", question):
         (target,) = resolve(match.group(1), scene.objects)
         assert qa.answer == ("left" if target.center[0] < size / 3 else "right"), qa
-        assert target.center[0] < size / 3 or target.center[0] > 2 * size / 3
+        assert target.center[0] < size / 3 or target.center[0] > 2 * size / 3, qa
     elif match := re.fullmatch(r"is (the .+) at the top or the bottom", question):
         (target,) = resolve(match.group(1), scene.objects)
         assert qa.answer == ("top" if target.center[1] < size / 3 else "bottom"), qa
-        assert target.center[1] < size / 3 or target.center[1] > 2 * size / 3
+        assert target.center[1] < size / 3 or target.center[1] > 2 * size / 3, qa
     else:
         match = re.fullmatch(r"is (the .+) (left or right of|above or below) (the .+)", question)
         assert match, qa
@@ -336,6 +376,25 @@ def check_position_answer(qa, scene):
         (other,) = resolve(match.group(3), scene.objects)
         relation = {"left": "left of", "right": "right of"}.get(qa.answer, qa.answer)
         assert holds(relation, target, other), qa
+
+
+def test_answers_match_ground_truth(train_scenes):
+    kinds = Counter()
+    for scene in train_scenes:
+        for qa in scene.questions:
+            kinds[qa.kind] += 1
+            assert_answer_true(qa, scene)
+    assert set(kinds) == {"color", "shape", "count", "position", "exists"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(split=st.sampled_from(["train", "test_heldout"]), image_size=st.integers(MIN_IMAGE_SIZE, 128),
+       seed=st.integers(0, 2**40), max_objects=st.integers(1, MAX_OBJECTS), index=st.integers(0, 999))
+def test_text_true_for_any_world(split, image_size, seed, max_objects, index):
+    scene = ShapesWorld(split, image_size=image_size, seed=seed, max_objects=max_objects)[index]
+    assert_captions_true(scene)
+    for qa in scene.questions:
+        assert_answer_true(qa, scene)
 
 
 def test_exists_yes_no_balanced(train_scenes):
@@ -348,7 +407,8 @@ def test_exists_yes_no_balanced(train_scenes):
 def test_every_scene_has_count_and_exists(train_scenes):
     for scene in train_scenes:
         kinds = [qa.kind for qa in scene.questions]
-        assert kinds.count("count") == 1 and kinds.count("exists") == 2, scene.questions
+        assert kinds.count("count") == 1, scene.questions
+        assert kinds.count("exists") == 2, scene.questions
         assert all(isinstance(qa, QA) for qa in scene.questions)
 
 
@@ -395,7 +455,8 @@ def test_place_corner_object():
     scene = world.place([("square", "red", "large", "bottom right")])
     (obj,) = scene.objects
     ys, xs = np.nonzero(scene.masks[0])
-    assert xs.min() > 2 * 64 / 3 and ys.min() > 2 * 64 / 3
+    assert xs.min() > 2 * 64 / 3
+    assert ys.min() > 2 * 64 / 3
     red = np.array(COLOR_RGB["red"])
     assert np.array_equal(scene.pixels[ys[0], xs[0]], red)
     assert np.array_equal(scene.pixels[5, 5], BACKGROUND_RGB.astype(np.uint8))
@@ -406,7 +467,8 @@ def test_place_pixel_centers():
     scene = Scene.from_objects([("circle", "red", "small", (10, 10)), ("circle", "blue", "small", (50, 10))])
     assert scene.objects[0].center == (10.0, 10.0)
     assert scene.captions[0] == "a small red circle left of a small blue circle"
-    assert scene.masks[0][10, 10] and scene.masks[1][10, 50]
+    assert scene.masks[0][10, 10]
+    assert scene.masks[1][10, 50]
 
 
 def test_module_docstring_example():
@@ -456,16 +518,31 @@ def test_bad_placed_object(spec, message):
         ShapesWorld("train").place([spec])
 
 
+def test_placed_object_box_must_match():
+    wrong = SceneObject("circle", "red", "small", (10.0, 10.0), (0.0, 0.0, 20.0, 20.0))
+    with pytest.raises(ValueError, match=r"object 0 has box .* build objects with make_object"):
+        Scene.from_objects([wrong])
+
+
+def test_bad_num_scenes():
+    with pytest.raises(ValueError, match=r"num_scenes=0 is invalid; use a positive integer"):
+        ShapesWorld("val", num_scenes=0)
+    assert len(ShapesWorld("val", num_scenes=5)) == 5
+    assert len(list(ShapesWorld("val", num_scenes=5))) == 5
+
+
 def test_placed_objects_must_use_separate_cells():
     with pytest.raises(ValueError, match=r"objects 0 and 1 share grid cell"):
         Scene.from_objects([("circle", "red", "small", (8, 8)), ("circle", "blue", "small", (8, 19))])
-    with pytest.raises(ValueError, match=r"a scene holds 1 to 9 objects"):
+    with pytest.raises(ValueError, match=r"a scene needs 1 to 9 objects"):
         Scene.from_objects([])
 
 
 def test_scene_object_fields():
     obj = ShapesWorld("train")[0].objects[0]
     assert isinstance(obj, SceneObject)
-    assert obj.shape in SHAPES and obj.color in COLORS and obj.size in SIZES
+    assert obj.shape in SHAPES
+    assert obj.color in COLORS
+    assert obj.size in SIZES
     assert obj.box == (obj.center[0] - (obj.box[2] - obj.box[0]) / 2, obj.center[1] - (obj.box[3] - obj.box[1]) / 2,
                        obj.center[0] + (obj.box[2] - obj.box[0]) / 2, obj.center[1] + (obj.box[3] - obj.box[1]) / 2)

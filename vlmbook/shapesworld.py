@@ -79,6 +79,8 @@ COLOR_RGB = {
 }
 BACKGROUND_RGB = (235, 235, 235)
 SPLITS = ("train", "val", "test", "test_heldout")
+# NOTE: the splits share no scene key, but small scenes recur across splits because
+# few exist: at 64x64 there are about 15,000 distinct one-object scenes.
 SPLIT_SIZES = {"train": 100_000, "val": 2_000, "test": 2_000, "test_heldout": 2_000}
 GRID = 3  # objects sit in distinct cells of a GRID x GRID layout grid
 MAX_OBJECTS = GRID * GRID
@@ -322,7 +324,12 @@ class Scene:
         built = tuple(obj if isinstance(obj, SceneObject) else make_object(*obj, image_size=image_size)
                       for obj in objects)
         if not 1 <= len(built) <= MAX_OBJECTS:
-            raise ValueError(f"a scene holds 1 to {MAX_OBJECTS} objects (one per grid cell), got {len(built)}")
+            raise ValueError(f"a scene needs 1 to {MAX_OBJECTS} objects (one per grid cell), got {len(built)}")
+        for i, obj in enumerate(built):
+            expected = make_object(obj.shape, obj.color, obj.size, obj.center, image_size)
+            if obj.box != expected.box:
+                raise ValueError(f"object {i} has box {obj.box}, but a {obj.size} object at {obj.center} has box "
+                                 f"{expected.box} at image size {image_size}; build objects with make_object")
         cells = [cell_of(obj, image_size) for obj in built]
         for i, obj in enumerate(built):
             x0, y0, x1, y1 = obj.box
@@ -349,8 +356,10 @@ class Scene:
 
     @cached_property
     def pixels(self) -> np.ndarray:
-        """The image as uint8 (S, S, 3)."""
-        return render_layout(self.layout, self.image_size, self.textured)[0]
+        """The image as uint8 (S, S, 3), read-only because it is cached."""
+        pixels = render_layout(self.layout, self.image_size, self.textured)[0]
+        pixels.flags.writeable = False
+        return pixels
 
     @property
     def image(self) -> Image.Image:
@@ -359,14 +368,16 @@ class Scene:
 
     @cached_property
     def masks(self) -> np.ndarray:
-        """Boolean masks (N_obj, S, S): the pixels whose center lies inside each object."""
+        """Boolean masks (N_obj, S, S), read-only: the pixels whose center lies inside each object."""
         grid = np.arange(self.image_size, dtype=np.float32) + 0.5
         masks = []
         for obj in self.objects:
             dx = grid[None, :] - np.float32(obj.center[0])  # (1, S)
             dy = grid[:, None] - np.float32(obj.center[1])  # (S, 1)
             masks.append(signed_distance(obj.shape, dx, dy, np.float32(object_radius(obj.size, self.image_size))) < 0)
-        return np.stack(masks)  # (N_obj, S, S)
+        masks = np.stack(masks)  # (N_obj, S, S)
+        masks.flags.writeable = False
+        return masks
 
     @cached_property
     def cells(self) -> tuple[tuple[int, int], ...]:
@@ -448,7 +459,10 @@ class ShapesWorld:
         self.max_objects = max_objects
         self.seed = seed
         self.textured = textured
-        self.num_scenes = SPLIT_SIZES[split] if num_scenes is None else num_scenes
+        if num_scenes is not None and not (isinstance(num_scenes, (int, np.integer)) and num_scenes >= 1):
+            raise ValueError(f"num_scenes={num_scenes!r} is invalid; use a positive integer or None for "
+                             f"the split's default of {SPLIT_SIZES[split]}")
+        self.num_scenes = SPLIT_SIZES[split] if num_scenes is None else int(num_scenes)
 
     def __len__(self) -> int:
         return self.num_scenes
@@ -510,7 +524,8 @@ class ShapesWorld:
         indices = self._check_indices(indices)
         layout = self.layout(indices)
         images = render_layout(layout, self.image_size, self.textured)  # (B, S, S, 3)
-        pixel_values = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, S, S)
+        pixel_values = torch.empty(images.shape[0], 3, self.image_size, self.image_size)  # (B, 3, S, S), contiguous
+        pixel_values.copy_(torch.from_numpy(images).permute(0, 3, 1, 2)).div_(255.0)
         return {"pixel_values": pixel_values, "scenes": self.scenes(indices, layout)}
 
     def place(self, objects: Iterable[SceneObject | tuple]) -> Scene:
