@@ -167,6 +167,16 @@ def test_objects_inside_and_apart(image_size, seed, max_objects, index):
     assert all(mask.any() for mask in masks)
 
 
+def test_large_objects_fit_cells_at_every_size():
+    for image_size in range(MIN_IMAGE_SIZE, 513):
+        cell, _ = shapesworld_module.grid_geometry(image_size)
+        large = shapesworld_module.object_radius("large", image_size)
+        small = shapesworld_module.object_radius("small", image_size)
+        # A large box plus a 1 px gap on both sides fits the cell.
+        assert 2 * large + 2 <= cell, f"a large object overflows its cell at image_size={image_size}"
+        assert small < large, f"sizes look alike at image_size={image_size}"
+
+
 def test_masks_inside_boxes(train_scenes):
     for scene in train_scenes[:200]:
         for obj, mask in zip(scene.objects, scene.masks):

@@ -99,10 +99,14 @@ SEEN_PAIRS = tuple(pair for pair in ALL_PAIRS if pair not in HELDOUT_PAIRS)
 
 
 def object_radius(size: str, image_size: int) -> int:
-    """Half the side of an object's box, in pixels: 8% or 12.5% of the image."""
+    """Half the side of an object's box, in pixels: about 8% or 12.5% of the image.
+
+    A large box stays at least 1 px inside every side of its grid cell.
+    """
     if size == "small":
         return max(2, round(0.08 * image_size))
-    return max(3, round(0.125 * image_size))
+    cell_limit = (image_size // GRID - 2) // 2
+    return max(3, min(round(0.125 * image_size), cell_limit))
 
 
 def grid_geometry(image_size: int) -> tuple[int, int]:
