@@ -407,6 +407,17 @@ def test_text_true_for_any_world(split, image_size, seed, max_objects, index):
         assert_answer_true(qa, scene)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list(shapesworld_module.CELL_NAMES)), st.sampled_from(SHAPES),
+                          st.sampled_from(COLORS), st.sampled_from(SIZES)),
+                min_size=1, max_size=MAX_OBJECTS, unique_by=lambda spec: spec[0]))
+def test_text_true_for_placed_scenes(specs):
+    scene = Scene.from_objects([(shape, color, size, cell) for cell, shape, color, size in specs])
+    assert_captions_true(scene)
+    for qa in scene.questions:
+        assert_answer_true(qa, scene)
+
+
 def test_exists_yes_no_balanced(train_scenes):
     answers = Counter(qa.answer for scene in train_scenes for qa in scene.questions if qa.kind == "exists")
     total = answers["yes"] + answers["no"]
@@ -520,7 +531,8 @@ def test_index_out_of_range():
         (("circle", "pink", "small", "center"), r"unknown color 'pink'; valid colors are red, green"),
         (("circle", "red", "huge", "center"), r"unknown size 'huge'; valid sizes are small, large"),
         (("circle", "red", "small", "middle"), r"unknown position 'middle'; valid positions are top left"),
-        (("circle", "red", "large", (2, 30)), r"leaves the 64x64 image"),
+        (("circle", "red", "large", (2, 30)), r"crosses the border of its grid cell \(row 1, column 0\)"),
+        (("circle", "red", "large", (20, 30)), r"spanning x 0\.\.21 and y 21\.\.42; move its center"),
     ],
 )
 def test_bad_placed_object(spec, message):
@@ -543,7 +555,7 @@ def test_bad_num_scenes():
 
 def test_placed_objects_must_use_separate_cells():
     with pytest.raises(ValueError, match=r"objects 0 and 1 share grid cell"):
-        Scene.from_objects([("circle", "red", "small", (8, 8)), ("circle", "blue", "small", (8, 19))])
+        Scene.from_objects([("circle", "red", "small", (7, 7)), ("circle", "blue", "small", (14, 14))])
     with pytest.raises(ValueError, match=r"a scene needs 1 to 9 objects"):
         Scene.from_objects([])
 

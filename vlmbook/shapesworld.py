@@ -235,7 +235,7 @@ def render_background(keys: np.ndarray, image_size: int, textured: bool) -> np.n
                 + np.sin(angle)[:, None, None] * ramp[None, :, None])  # (B, S, S)
     pixel_ids = np.arange(image_size * image_size, dtype=np.uint64).reshape(1, image_size, image_size)
     noise = (hash64(keys[:, None, None] ^ (pixel_ids + np.uint64(1 << 40))) >> np.uint64(56)).astype(np.float32)
-    shade = 18 * gradient + (noise / 255 - 0.5) * 12  # (B, S, S), about +-24 gray levels
+    shade = 18 * gradient + (noise / 255 - 0.5) * 12  # (B, S, S), at most +-32 gray levels
     return np.clip(canvas + shade[..., None], 0, 255).astype(np.uint8)
 
 
@@ -320,9 +320,9 @@ class Scene:
 
         Each object is a SceneObject or a tuple (shape, color, size, position),
         where position is a grid cell name from CELL_NAMES ("top left",
-        "center", ...) or an (x, y) center in pixels. Objects must lie inside
-        the image, must not overlap and must sit in different grid cells,
-        because captions state relations between cells.
+        "center", ...) or an (x, y) center in pixels. Each object must lie
+        inside its own cell of the 3x3 grid, because captions and answers
+        state relations between cells.
         """
         check_image_size(image_size)
         built = tuple(obj if isinstance(obj, SceneObject) else make_object(*obj, image_size=image_size)
@@ -334,15 +334,19 @@ class Scene:
             if obj.box != expected.box:
                 raise ValueError(f"object {i} has box {obj.box}, but a {obj.size} object at {obj.center} has box "
                                  f"{expected.box} at image size {image_size}; build objects with make_object")
+        # Each object inside its own grid cell, so that the relations in the text hold.
+        cell, margin = grid_geometry(image_size)
         cells = [cell_of(obj, image_size) for obj in built]
-        for i, obj in enumerate(built):
+        for i, (obj, (row, column)) in enumerate(zip(built, cells)):
+            left, top = margin + column * cell, margin + row * cell
             x0, y0, x1, y1 = obj.box
-            if x0 < 0 or y0 < 0 or x1 > image_size or y1 > image_size:
-                raise ValueError(f"object {i} box {obj.box} leaves the {image_size}x{image_size} image; "
-                                 f"move its center inside")
+            if x0 < left or y0 < top or x1 > left + cell or y1 > top + cell:
+                raise ValueError(f"object {i} has box {obj.box}, which crosses the border of its grid cell "
+                                 f"(row {row}, column {column}) spanning x {left}..{left + cell} and "
+                                 f"y {top}..{top + cell}; move its center or use a cell name such as 'center'")
             for j in range(i):
                 if cells[i] == cells[j]:
-                    raise ValueError(f"objects {j} and {i} share grid cell (row, column) {cells[i]}; "
+                    raise ValueError(f"objects {j} and {i} share grid cell (row {row}, column {column}); "
                                      f"place each object in its own cell of the {GRID}x{GRID} grid")
         return cls(built, image_size, textured)
 
