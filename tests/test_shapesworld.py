@@ -505,15 +505,20 @@ def test_module_docstring_example():
     [
         ({"split": "training"}, r"unknown split 'training'; valid splits are train, val, test, test_heldout"),
         ({"image_size": 16}, r"image_size=16 is too small to draw on; use an integer >= 24"),
-        ({"max_objects": 10}, r"max_objects=10 is more than fit: the 3x3 grid holds at most 9"),
+        ({"max_objects": 10}, r"max_objects=10 is too many: the 3x3 grid has room for at most 9 objects"),
         ({"min_objects": 0}, r"need 1 <= min_objects <= max_objects"),
         ({"min_objects": 4, "max_objects": 3}, r"min_objects=4, max_objects=3"),
-        ({"seed": -1}, r"seed=-1 is out of range"),
+        ({"seed": -1}, r"seed=-1 is invalid; use an integer in \[0, 2\*\*64\)"),
     ],
 )
 def test_bad_world_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ShapesWorld(**kwargs)
+
+
+def test_largest_seed_works():
+    scene = ShapesWorld("train", seed=2**64 - 1)[0]
+    assert 1 <= len(scene.objects) <= 3
 
 
 def test_index_out_of_range():

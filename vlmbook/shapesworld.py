@@ -1,6 +1,6 @@
 """ShapesWorld: synthetic scenes of colored shapes with captions and questions.
 
-A scene holds one to nine objects on a plain (or, with `textured=True`,
+A scene contains one to nine objects on a plain (or, with `textured=True`,
 softly textured) background. Each object has a shape, a color, a size and
 a position, and sits alone in one cell of a 3x3 layout grid, so objects
 never overlap and every relation the text states is clear in the image.
@@ -84,9 +84,8 @@ SPLITS = ("train", "val", "test", "test_heldout")
 SPLIT_SIZES = {"train": 100_000, "val": 2_000, "test": 2_000, "test_heldout": 2_000}
 GRID = 3  # objects sit in distinct cells of a GRID x GRID layout grid
 MAX_OBJECTS = GRID * GRID
-# Scenes drawn per vectorized step. Temporaries of a few hundred scenes stay in
-# the CPU cache; at 64x64, 256 scenes ran about 2x faster than 4096 (see
-# benchmarks/shapesworld_throughput.py).
+# Scenes drawn per vectorized step, so that the float32 temporaries of one step
+# (about 1 MB at 64x64) stay in the CPU cache.
 RENDER_CHUNK = 256
 MIN_IMAGE_SIZE = 24  # the smallest size whose grid cell fits a large object and a 1 px gap
 CELL_NAMES = {
@@ -137,7 +136,7 @@ def signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, radius: np.ndarr
     """Signed distance in pixels from pixel centers to a shape's outline, negative inside.
 
     dx and dy are the offsets of pixel centers from the object center, and
-    radius is half the side of the object's box; all three broadcast. The
+    radius is half the side of the object's box. All three broadcast. The
     square and the triangle take the max over their edge lines, which is
     exact along edges and only rounds the field near corners.
     """
@@ -224,7 +223,7 @@ def sample_layout(seed: int, split: str, indices: np.ndarray, image_size: int, m
 
 def render_background(keys: np.ndarray, image_size: int, textured: bool) -> np.ndarray:
     """Paint B backgrounds: plain gray, or a soft random gradient with faint noise."""
-    # Broadcasting one full image is about 20x faster than filling with a 3-value pixel.
+    # Copying a broadcast image is about 20x faster than assigning one RGB triple (numpy 2.4).
     plain = np.tile(np.array(BACKGROUND_RGB, dtype=np.uint8), (image_size, image_size, 1))  # (S, S, 3)
     canvas = np.broadcast_to(plain, (len(keys), image_size, image_size, 3)).copy()  # (B, S, S, 3)
     if not textured:
@@ -252,11 +251,11 @@ def render_layout(layout: Layout, image_size: int, textured: bool = False) -> np
 def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
     """Draw the objects of B scenes onto their backgrounds, in place.
 
-    For each object slot, every scene's object in that slot is drawn in one
-    vectorized step: its signed distance is evaluated on a P x P patch of
-    pixels around its box (not on the whole image) and blended over the
-    canvas with the anti-aliased coverage. Slots are drawn one after another,
-    so overlapping patches compose correctly.
+    For each object slot, the objects of all scenes in that slot are drawn
+    in one vectorized step. Each object's signed distance is evaluated on a
+    P x P patch of pixels around its box, not on the whole image, and its
+    color is blended over the canvas with the anti-aliased coverage. Slots
+    are drawn one after another, so overlapping patches compose correctly.
     """
     patch = 2 * object_radius("large", image_size) + 3  # P: the largest box plus a 1 px ring and rounding
     # Every P x P window of the canvas, as a writeable view: (B, S-P+1, S-P+1, 3, P, P).
@@ -287,7 +286,7 @@ def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
             distance = signed_distance(shape, dx[chosen], dy[chosen], radius[chosen, None, None])
             alpha[chosen] = coverage(distance)
 
-        # Blend over whatever the patch holds: color + (under - color) * (1 - alpha).
+        # Blend over the patch's current pixels ("under"): color + (under - color) * (1 - alpha).
         # In-place steps, because fresh multi-MB temporaries cost more than the arithmetic.
         blended = windows[scene_ids, origin[:, 1], origin[:, 0]].astype(np.float32)  # (B_k, 3, P, P)
         color = palette[layout.color_ids[scene_ids, k]][:, :, None, None]  # (B_k, 3, 1, 1)
@@ -405,7 +404,7 @@ class Scene:
 
 
 def cell_of(obj: SceneObject, image_size: int) -> tuple[int, int]:
-    """Return the grid cell (row, column) that holds an object's center."""
+    """Return the grid cell (row, column) that contains an object's center."""
     cell, margin = grid_geometry(image_size)
     column = min(GRID - 1, max(0, int((obj.center[0] - margin) // cell)))
     row = min(GRID - 1, max(0, int((obj.center[1] - margin) // cell)))
@@ -457,10 +456,10 @@ class ShapesWorld:
             raise ValueError(f"need 1 <= min_objects <= max_objects, got min_objects={min_objects}, "
                              f"max_objects={max_objects}")
         if max_objects > MAX_OBJECTS:
-            raise ValueError(f"max_objects={max_objects} is more than fit: the {GRID}x{GRID} grid holds "
-                             f"at most {MAX_OBJECTS} objects, one per cell")
-        if not 0 <= seed < 2**63:
-            raise ValueError(f"seed={seed} is out of range; use an integer in [0, 2**63)")
+            raise ValueError(f"max_objects={max_objects} is too many: the {GRID}x{GRID} grid has room for at "
+                             f"most {MAX_OBJECTS} objects, one per cell; use max_objects <= {MAX_OBJECTS}")
+        if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed={seed!r} is invalid; use an integer in [0, 2**64)")
         self.split = split
         self.image_size = image_size
         self.min_objects = min_objects

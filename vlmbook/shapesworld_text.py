@@ -4,9 +4,9 @@ The text side of ShapesWorld (`vlmbook.shapesworld`): the attribute words,
 the caption and question templates, and the word list that a word-level
 tokenizer needs. Functions here see a scene as its objects plus the grid
 cell (row, column) of each object in the 3x3 layout grid. Relations and
-positions are read from cells, never from raw pixels, so every relation
-that a caption or an answer states holds with a margin of at least the
-gap between two cells.
+positions come from cells, not from pixel coordinates. Every object lies
+inside its own cell, so "a left of b" in a caption means that a's whole
+box ends before b's box begins.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SIZES = ("small", "large")
 
 # Color-shape pairs that never appear in the train, val and test splits.
 # Each color is held out at most once and each shape at most twice, so every
-# color and every shape is still seen in training with other partners.
+# color and every shape still appears in training with other partners.
 HELDOUT_PAIRS = (("blue", "circle"), ("red", "square"), ("green", "triangle"), ("orange", "circle"))
 
 COUNT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -140,8 +140,8 @@ SUPERLATIVES = (("leftmost", 1, -1), ("rightmost", 1, 1), ("topmost", 0, -1), ("
 def refer(target: int, objects: Sequence[ObjectLike], cells: Sequence[Cell], hide: str) -> str | None:
     """Build the shortest phrase that picks out objects[target] alone.
 
-    `hide` is what the question asks about ("color", "shape" or "position"),
-    and the phrase never mentions it. Returns None when no phrase is unique,
+    `hide` is the attribute that the question is about ("color", "shape" or
+    "position"), and the phrase never mentions it. Returns None when no phrase is unique,
     e.g. for two identical objects in a position question.
     """
     chosen = objects[target]
@@ -173,13 +173,17 @@ def make_questions(
     rng: random.Random,
     absent_candidates: Sequence[tuple[str, str]],
 ) -> tuple[QA, ...]:
-    """Ask one question of each kind that the scene allows, and two "exists" questions.
+    """Write one question of each kind that the scene allows, and two "exists" questions.
 
     Every scene gets a count question and one "yes" and one "no" exists
-    question, so yes and no are balanced exactly. Color, shape and position
-    questions are left out when no object has an unambiguous phrase.
+    question, so yes and no are balanced exactly. (A "no" question needs
+    one pair of `absent_candidates` that the scene lacks, which the 14 seen
+    pairs always leave for up to 9 objects.) Color, shape and position
+    questions are left out when no object allows one: an unambiguous phrase
+    is needed, and a position question also needs an object outside the
+    middle row or column, or a second object.
     `absent_candidates` are the color-shape pairs that a "no" question may
-    name; the split's held-out pairs are left out of it for train/val/test.
+    name. For train, val and test they leave out the held-out pairs.
     """
     count = len(objects)
     questions = []
