@@ -27,6 +27,7 @@ from vlmbook.shapesworld import (
     Scene,
     SceneObject,
     ShapesWorld,
+    flip_relation,
     swap_attribute,
 )
 from vlmbook.shapesworld_text import COUNT_WORDS, PLURALS, article
@@ -469,6 +470,31 @@ def test_swap_attribute():
         swap_attribute("a red circle and a red square")
     with pytest.raises(ValueError, match="unknown attribute 'texture'"):
         swap_attribute("a red circle", "texture")
+
+
+def test_flip_relation():
+    assert flip_relation("a red circle left of a blue square") == "a red circle right of a blue square"
+    assert flip_relation("a small red circle above a large blue square left of a small green triangle") == \
+        "a small red circle below a large blue square left of a small green triangle"
+    with pytest.raises(ValueError, match="states no relation"):
+        flip_relation("a red circle on the left")
+
+
+def test_flipped_canonical_caption_false(train_scenes):
+    false_count = total = 0
+    for scene in train_scenes:
+        if len(scene.objects) < 2:
+            continue
+        flipped = flip_relation(scene.captions[0])
+        parts = re.split(r" (left of|right of|above|below) ", flipped)
+        descriptions, relations = parts[0::2], parts[1::2]
+        is_false = assign_chain(descriptions, relations, scene.objects) is None
+        # With distinct descriptions the chain names each object once, so the flip must be false.
+        if len(set(descriptions)) == len(descriptions):
+            assert is_false, f"{flipped!r} is true for {scene.objects}"
+        false_count += is_false
+        total += 1
+    assert false_count >= 0.95 * total, f"only {false_count} of {total} flipped captions are false"
 
 
 def test_place_corner_object():

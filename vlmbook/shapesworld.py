@@ -11,7 +11,8 @@ split is a pure function of (seed, split, i).
 The splits "train", "val" and "test" share the color-shape pairs of
 SEEN_PAIRS. The pairs in HELDOUT_PAIRS appear only in "test_heldout", where
 every scene has at least one of them, to measure zero-shot generalization.
-`swap_attribute` turns a caption into its attribute-swapped hard negative.
+`swap_attribute` and `flip_relation` turn a caption into hard negatives for
+attribute binding and word order.
 
 A worked sample (this output is checked by a doctest):
 
@@ -59,6 +60,7 @@ from vlmbook.shapesworld_text import (
     QA,
     SHAPES,
     SIZES,
+    flip_relation,
     make_captions,
     make_questions,
     swap_attribute,
@@ -67,7 +69,7 @@ from vlmbook.shapesworld_text import (
 
 __all__ = [
     "COLORS", "SHAPES", "SIZES", "HELDOUT_PAIRS", "SPLITS", "QA", "SceneObject", "Scene", "ShapesWorld",
-    "MIN_IMAGE_SIZE", "MAX_OBJECTS", "swap_attribute",
+    "MIN_IMAGE_SIZE", "MAX_OBJECTS", "swap_attribute", "flip_relation",
 ]
 
 # Shape legend: B scenes in a batch, K object slots per scene, S image size

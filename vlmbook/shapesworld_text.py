@@ -273,6 +273,9 @@ def swap_attribute(caption: str, attribute: str = "color") -> str:
     "a red circle and a blue square" -> "a blue circle and a red square".
     The swapped caption has the same words and different bindings, which is
     the hard negative that attribute-binding tests need.
+    NOTE: the result can still be true, e.g. for a list caption of two
+    circles ("a red circle and a blue circle"), so check it against the
+    scene before using it as a negative.
     """
     values_by_attribute = {"color": COLORS, "shape": SHAPES, "size": SIZES}
     if attribute not in values_by_attribute:
@@ -295,3 +298,21 @@ def swap_attribute(caption: str, attribute: str = "color") -> str:
         if words[i] in ("a", "an"):
             words[i] = article(words[i + 1])
     return " ".join(words)
+
+
+def flip_relation(caption: str) -> str:
+    """Reverse the first relation of a caption: "left of" <-> "right of", "above" <-> "below".
+
+    "a red circle left of a blue square" -> "a red circle right of a blue square",
+    a hard negative for word order: the same objects with a reversed relation.
+    NOTE: the result is still true when the two objects look alike ("a red
+    circle left of a red circle"), so check it against the scene before
+    using it as a negative.
+    """
+    opposites = {"left": "right", "right": "left", "above": "below", "below": "above"}
+    words = caption.split(" ")
+    for i, word in enumerate(words):
+        is_relation = word in ("above", "below") or (word in ("left", "right") and words[i + 1:i + 2] == ["of"])
+        if is_relation:
+            return " ".join(words[:i] + [opposites[word]] + words[i + 1:])
+    raise ValueError(f"caption {caption!r} states no relation (left of, right of, above, below) to flip")
