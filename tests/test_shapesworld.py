@@ -532,7 +532,7 @@ def test_module_docstring_example():
         ({"split": "training"}, r"unknown split 'training'; valid splits are train, val, test, test_heldout"),
         ({"image_size": 16}, r"image_size=16 is too small to draw on; use an integer >= 24"),
         ({"max_objects": 10}, r"max_objects=10 is too many: the 3x3 grid has room for at most 9 objects"),
-        ({"min_objects": 0}, r"need 1 <= min_objects <= max_objects"),
+        ({"min_objects": 0}, r"invalid object counts min_objects=0, max_objects=3; need 1 <= min_objects"),
         ({"min_objects": 4, "max_objects": 3}, r"min_objects=4, max_objects=3"),
         ({"seed": -1}, r"seed=-1 is invalid; use an integer in \[0, 2\*\*64\)"),
     ],

@@ -455,8 +455,8 @@ class ShapesWorld:
         check_choice("split", split, SPLITS)
         check_image_size(image_size)
         if not 1 <= min_objects <= max_objects:
-            raise ValueError(f"need 1 <= min_objects <= max_objects, got min_objects={min_objects}, "
-                             f"max_objects={max_objects}")
+            raise ValueError(f"invalid object counts min_objects={min_objects}, max_objects={max_objects}; "
+                             f"need 1 <= min_objects <= max_objects")
         if max_objects > MAX_OBJECTS:
             raise ValueError(f"max_objects={max_objects} is too many: the {GRID}x{GRID} grid has room for at "
                              f"most {MAX_OBJECTS} objects, one per cell; use max_objects <= {MAX_OBJECTS}")
