@@ -18,6 +18,7 @@ import logging
 import os
 import posixpath
 import re
+import shutil
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -232,6 +233,7 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
+HEAD_ALTERNATE = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="(?P<lang>[^"]+)">')
 FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+).+?\1")
 
@@ -316,3 +318,40 @@ def on_page_content(html: str, page, config, files: Files) -> str:
         return tex_to_mathml(html)
     except MathError as error:
         raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
+
+
+def on_post_page(output: str, page, config) -> str:
+    """Point the head's alternate links at the root of each edition.
+
+    mkdocs-static-i18n sets them to the same page in the other language,
+    which suits the header's language switcher. Material's JavaScript,
+    however, fetches ``sitemap.xml`` next to every head alternate link, so
+    per-page links cause a 404 on every page. The switcher keeps its
+    per-page links.
+    """
+    i18n = config.plugins.get("i18n")
+    roots = {item["lang"]: item["link"] for item in (getattr(i18n, "extra_alternate", None) or [])}
+    if not roots:
+        return output
+    return HEAD_ALTERNATE.sub(
+        lambda m: f'<link rel="alternate" href="{roots.get(m.group("lang"), "/")}" '
+        f'hreflang="{m.group("lang")}">',
+        output,
+    )
+
+
+def on_post_build(config) -> None:
+    """Give each non-default edition a copy of the site's sitemap.
+
+    Material's language switcher reads ``sitemap.xml`` next to the edition's
+    root, but mkdocs-static-i18n writes only the root one (which lists the
+    pages of every edition). Without the copy, every English page logs a 404.
+    """
+    language = _current_language(config)
+    if language == LANGUAGES[0]:
+        return
+    # mkdocs-static-i18n keeps one site_dir and prefixes the edition's files.
+    site_dir = Path(config.site_dir)
+    sitemap = site_dir / "sitemap.xml"
+    if sitemap.is_file() and (site_dir / language).is_dir():
+        shutil.copyfile(sitemap, site_dir / language / "sitemap.xml")

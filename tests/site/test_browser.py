@@ -1,0 +1,105 @@
+"""The built site in headless Chromium: language switch, search, images, console, requests.
+
+The site is served by a Python http.server on 127.0.0.1. Every request to
+another host is aborted and recorded, so a test fails on it without sending
+any traffic off the machine.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture
+def page(browser, site_server):
+    """A fresh browser page that may only talk to the local server."""
+    context = browser.new_context(locale="ko-KR")
+    state = {"foreign_requests": [], "console_errors": [], "failed_responses": []}
+
+    def guard(route):
+        if route.request.url.startswith(site_server):
+            route.continue_()
+        else:
+            state["foreign_requests"].append(route.request.url)
+            route.abort()
+
+    context.route("**/*", guard)
+    tab = context.new_page()
+    tab.on("console", lambda m: m.type == "error" and state["console_errors"].append(m.text))
+    tab.on("pageerror", lambda error: state["console_errors"].append(str(error)))
+    tab.on(
+        "response",
+        lambda r: r.status >= 400 and state["failed_responses"].append(f"{r.status} {r.url}"),
+    )
+    tab.state = state
+    yield tab
+    context.close()
+
+
+def _site_pages(built_site, site_server) -> list[str]:
+    urls = []
+    for html in sorted(built_site.path.rglob("index.html")):
+        relative = html.parent.relative_to(built_site.path).as_posix()
+        urls.append(f"{site_server}/" if relative == "." else f"{site_server}/{relative}/")
+    return urls
+
+
+def test_korean_home_at_root(page, site_server):
+    page.goto(f"{site_server}/")
+    assert page.get_attribute("html", "lang") == "ko"
+    assert "실행하며 배우는" in page.inner_text("h1")
+
+
+def test_switcher_keeps_page(page, site_server):
+    page.goto(f"{site_server}/getting-started/")
+    page.hover(".md-header__option .md-select")
+    page.click('.md-select__link[hreflang="en"]')
+    page.wait_for_url(f"{site_server}/en/getting-started/")
+    assert page.inner_text("h1").startswith("Getting started")
+
+    page.hover(".md-header__option .md-select")
+    page.click('.md-select__link[hreflang="ko"]')
+    page.wait_for_url(f"{site_server}/getting-started/")
+    assert page.inner_text("h1").startswith("시작하기")
+
+
+def _search(page, query: str) -> list[str]:
+    # Type key by key: Material reads keyboard events, and fill() alone does
+    # not always start a search.
+    page.click(".md-search__input")
+    page.keyboard.type(query, delay=30)
+    results = page.locator(".md-search-result__item > .md-search-result__link")
+    results.first.wait_for(timeout=15000)
+    return [urlsplit(href).path for href in results.evaluate_all("els => els.map(e => e.href)")]
+
+
+def test_korean_search_finds_korean_page(page, site_server):
+    page.goto(f"{site_server}/")
+    found = _search(page, "대조 학습")
+    assert found[0] == "/getting-started/", found
+
+
+def test_english_search_finds_english_page(page, site_server):
+    page.goto(f"{site_server}/en/")
+    found = _search(page, "contrastive learning")
+    assert found[0] == "/en/getting-started/", found
+
+
+def test_every_page_loads_cleanly(page, built_site, site_server):
+    urls = _site_pages(built_site, site_server)
+    assert len(urls) >= 8
+    for url in urls:
+        response = page.goto(url)
+        assert response is not None and response.ok, url
+        page.wait_for_load_state("load")
+        broken = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+        )
+        assert broken == [], f"{url}: images that did not load: {broken}"
+    assert page.state["failed_responses"] == []
+    assert page.state["console_errors"] == []
+    assert page.state["foreign_requests"] == []

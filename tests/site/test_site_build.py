@@ -1,0 +1,137 @@
+"""The strict build of the real book: both editions, figures, math, notebooks, no external assets."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+
+from sitetools import DOCS, built_page, page_pairs
+
+pytestmark = pytest.mark.build
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+class _AssetParser(HTMLParser):
+    """Collect the URLs a page loads: scripts, styles, images, icons, frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "audio", "video") and attributes.get("src"):
+            self.urls.append(attributes["src"])
+        if tag == "link" and attributes.get("rel") in ("stylesheet", "icon", "preload", "manifest"):
+            self.urls.append(attributes.get("href", ""))
+
+
+def _html_pages(site):
+    return sorted(site.rglob("*.html"))
+
+
+def test_every_page_built_in_both_editions(built_site):
+    for korean, english in page_pairs():
+        for lang, source in (("ko", korean), ("en", english)):
+            page = built_page(built_site.path, source, lang)
+            assert page.is_file(), f"{source.name} was not built as {page}"
+            html = page.read_text(encoding="utf-8")
+            assert f'<html lang="{lang}"' in html
+
+
+def test_korean_edition_at_root(built_site):
+    korean = (built_site.path / "index.html").read_text(encoding="utf-8")
+    english = (built_site.path / "en" / "index.html").read_text(encoding="utf-8")
+    assert HANGUL.search(korean)
+    assert "실행하며 배우는 비전-언어 모델" in korean
+    assert "vision-language models you can run" in english
+
+
+def test_navigation_translated(built_site):
+    english = (built_site.path / "en" / "index.html").read_text(encoding="utf-8")
+    korean = (built_site.path / "index.html").read_text(encoding="utf-8")
+    assert "Getting started" in english
+    assert "시작하기" in korean
+    assert "시작하기" not in english
+
+
+def test_alternate_links_per_language(built_site):
+    html = (built_site.path / "getting-started" / "index.html").read_text(encoding="utf-8")
+    # The head names each edition's root; the switcher links to the same page.
+    assert '<link rel="alternate" href="/" hreflang="ko">' in html
+    assert '<link rel="alternate" href="/en/" hreflang="en">' in html
+    assert 'href="../en/getting-started/" hreflang="en"' in html
+    assert (built_site.path / "en" / "sitemap.xml").is_file()
+
+
+def test_no_asset_from_another_host(built_site):
+    external = []
+    for page in _html_pages(built_site.path):
+        parser = _AssetParser()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for url in parser.urls:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") or url.startswith("//"):
+                external.append(f"{page.relative_to(built_site.path)}: {url}")
+    assert external == []
+
+
+def test_math_rendered_as_mathml(built_site):
+    for lang in ("", "en/"):
+        html = (built_site.path / lang / "getting-started" / "index.html").read_text(
+            encoding="utf-8"
+        )
+        assert re.search(r'<math [^>]*display="block"', html)
+        assert "\\frac" not in html
+        assert "\\(" not in html
+
+
+def test_generated_text_inserted(built_site):
+    for lang in ("", "en/"):
+        html = (built_site.path / lang / "getting-started" / "index.html").read_text(
+            encoding="utf-8"
+        )
+        assert "generated:" not in html
+        assert re.search(r"0\.\d\d", html)
+
+
+def test_figures_in_page_language(built_site):
+    figures = sorted((built_site.path / "figures").glob("*.svg"))
+    assert {f.name for f in figures} >= {"toy-similarity.svg", "vlm-overview.svg"}
+    for korean in figures:
+        english = built_site.path / "en" / "figures" / korean.name
+        korean_text = " ".join(re.findall(r"<!-- (.*?) -->", korean.read_text(encoding="utf-8")))
+        english_text = " ".join(re.findall(r"<!-- (.*?) -->", english.read_text(encoding="utf-8")))
+        assert HANGUL.search(korean_text), f"{korean.name}: no Korean text"
+        assert not HANGUL.search(english_text), f"{korean.name}: Korean text in English edition"
+        # Text is drawn with NanumGothic glyphs; glyph 0 would be the empty box.
+        glyphs = re.findall(r'id="([A-Za-z]+)-([0-9a-f]+)"', korean.read_text(encoding="utf-8"))
+        assert glyphs
+        assert {font for font, _ in glyphs} == {"NanumGothic"}
+        assert ("NanumGothic", "0") not in glyphs
+
+
+def test_figures_not_committed():
+    committed = [p for p in DOCS.rglob("*") if p.suffix in (".svg", ".png")]
+    assert committed == []
+
+
+def test_notebooks_rendered_as_pages(built_site):
+    for lang in ("", "en/"):
+        html = (built_site.path / lang / "labs" / "first-notebook" / "index.html").read_text(
+            encoding="utf-8"
+        )
+        assert "jp-Notebook" in html
+        assert "temperature=0.01" in html, "the notebook's output is missing"
+    assert not list(built_site.path.rglob("*.ipynb"))
+
+
+def test_notebook_language_switcher(built_site):
+    html = (built_site.path / "en" / "labs" / "first-notebook" / "index.html").read_text(
+        encoding="utf-8"
+    )
+    assert 'href="../../../labs/first-notebook/" hreflang="ko"' in html
