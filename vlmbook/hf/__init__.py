@@ -1,0 +1,1 @@
+"""Hugging Face glue: tokenizer, processors and tiny model configs for ShapesWorld."""

@@ -1,0 +1,254 @@
+"""BLIP recipes: captioning, visual question answering and image-text matching.
+
+The three share BLIP's vision tower and BERT-style text tower, and differ in
+what the text side learns:
+
+- blip-captioning: `BlipForConditionalGeneration`, language modeling of the
+  caption from "[DEC]", cross-attending to the image tokens.
+- blip-vqa: `BlipForQuestionAnswering`, the question is encoded with the
+  image, and the decoder generates the one-word answer.
+- blip-itm: `BlipForImageTextRetrieval`, a 2-way head on the [CLS] token says
+  whether a caption matches the image; half the pairs are hard negatives
+  with one attribute swapped (Li et al., 2022, Section 3.2 mines hard
+  negatives by similarity; ShapesWorld can write them directly).
+
+NOTE: the real BLIP pretrains one model on all three objectives at once
+(with shared weights); here each task trains its own tiny model.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+import torch.nn.functional as F
+
+from vlmbook.evaluation import accuracy_by_kind, bleu4, caption_attribute_accuracy, roc_auc
+from vlmbook.hf.configs import TINY, build_model
+from vlmbook.hf.processors import build_blip_processor, normalize_pixels
+from vlmbook.shapesworld import ShapesWorld
+from vlmbook.training import RecipeSettings
+from vlmbook.recipes.negatives import hard_negative
+
+MAX_OBJECTS = 2  # captions name at most two objects and their relation
+
+
+def _decode(processor, ids: torch.Tensor) -> list[str]:
+    return [text.strip() for text in processor.batch_decode(ids, skip_special_tokens=True)]
+
+
+class BlipRecipe:
+    """Shared data handling of the three BLIP recipes."""
+
+    name = "blip"
+    quick_eval_size = 64
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
+        self.tokenizer = None
+        self._val_scenes = None
+
+    def build(self):
+        processor = build_blip_processor(self.world.vocabulary(), TINY.image_size, TINY.max_text_length)
+        self.tokenizer = processor.tokenizer
+        return build_model(self.name, len(processor.tokenizer)), processor
+
+    def tokenize(self, texts: list[str]):
+        return self.tokenizer(texts, padding=True, return_tensors="pt")
+
+    def decoder_inputs(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """Decoder ids "[DEC] words [SEP]" and their labels, with padding masked as -100."""
+        tokens = self.tokenize(texts)  # (B, T_txt)
+        input_ids = tokens.input_ids.clone()
+        input_ids[:, 0] = self.tokenizer.bos_token_id  # [CLS] -> [DEC], as BlipForConditionalGeneration.generate does
+        labels = input_ids.masked_fill(tokens.attention_mask == 0, -100)
+        return {"input_ids": input_ids, "attention_mask": tokens.attention_mask, "labels": labels}
+
+    def scenes(self, split: str, count: int) -> list:
+        world = ShapesWorld(split, image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=self.seed)
+        return [world[i] for i in range(count)]
+
+    def val_scenes(self) -> list:
+        if self._val_scenes is None:
+            self._val_scenes = self.scenes("val", self.quick_eval_size)
+        return self._val_scenes
+
+
+class BlipCaptioningRecipe(BlipRecipe):
+    """Train `BlipForConditionalGeneration` to write ShapesWorld's canonical caption."""
+
+    name = "blip-captioning"
+
+    def __init__(self, seed: int = 0):
+        super().__init__(seed)
+        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+
+    def make_batch(self, indices):
+        batch = self.world.batch(indices)
+        captions = [scene.captions[0] for scene in batch["scenes"]]
+        return {"pixel_values": normalize_pixels(batch["pixel_values"]), **self.decoder_inputs(captions)}
+
+    def compute_loss(self, model, batch):
+        return model(**batch).loss
+
+    @torch.no_grad()
+    def generate_captions(self, model, processor, scenes) -> list[str]:
+        pixel_values = processor(images=[scene.image for scene in scenes], return_tensors="pt").pixel_values
+        return _decode(processor, model.generate(pixel_values=pixel_values, max_new_tokens=TINY.max_text_length))
+
+    def quick_eval(self, model, processor):
+        model.eval()
+        scenes = self.val_scenes()
+        captions = self.generate_captions(model, processor, scenes)
+        accuracy = caption_attribute_accuracy(captions, [scene.captions[0] for scene in scenes])["all"]
+        return {"attribute_accuracy": accuracy}, f"{scenes[0].captions[0]} -> {captions[0]}"
+
+    def evaluate(self, model, processor, num_scenes: int = 500) -> dict[str, float]:
+        """Attribute accuracy (color, shape, relation) and BLEU-4 of greedy captions on `test`."""
+        model.eval()
+        scenes = self.scenes("test", num_scenes)
+        captions = []
+        for start in range(0, len(scenes), 100):
+            captions += self.generate_captions(model, processor, scenes[start : start + 100])
+        attributes = caption_attribute_accuracy(captions, [scene.captions[0] for scene in scenes])
+        metrics = {"attribute_accuracy": attributes.pop("all")}
+        metrics.update({f"{key}_accuracy": value for key, value in attributes.items()})
+        metrics["bleu4"] = bleu4(captions, [list(scene.captions) for scene in scenes])
+        return metrics
+
+
+class BlipVqaRecipe(BlipRecipe):
+    """Train `BlipForQuestionAnswering` on ShapesWorld's question-answer pairs."""
+
+    name = "blip-vqa"
+    quick_eval_size = 32
+
+    def __init__(self, seed: int = 0):
+        super().__init__(seed)
+        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+
+    def make_batch(self, indices):
+        batch = self.world.batch(indices)
+        # One question per scene, chosen by a generator seeded with the scene index.
+        qas = [random.Random(i).choice(scene.questions) for i, scene in zip(indices, batch["scenes"])]
+        question = self.tokenize([qa.question for qa in qas])  # (B, T_q)
+        answer = self.decoder_inputs([qa.answer for qa in qas])  # (B, T_a)
+        return {
+            "pixel_values": normalize_pixels(batch["pixel_values"]),
+            "input_ids": question.input_ids,
+            "attention_mask": question.attention_mask,
+            "decoder_input_ids": answer["input_ids"],
+            "decoder_attention_mask": answer["attention_mask"],
+            "labels": answer["labels"],
+        }
+
+    def compute_loss(self, model, batch):
+        return model(**batch).loss
+
+    @torch.no_grad()
+    def answer(self, model, processor, images, questions) -> list[str]:
+        inputs = processor(images=images, text=questions, padding=True, return_tensors="pt")
+        output = model.generate(**inputs, max_new_tokens=4)
+        return _decode(processor, output)
+
+    def questions(self, scenes) -> tuple[list, list, list[str], list[str]]:
+        qas = [(scene, qa) for scene in scenes for qa in scene.questions]
+        images = [scene.image for scene, _ in qas]
+        return images, [qa.question for _, qa in qas], [qa.answer for _, qa in qas], [qa.kind for _, qa in qas]
+
+    def quick_eval(self, model, processor):
+        model.eval()
+        images, questions, answers, kinds = self.questions(self.val_scenes())
+        predictions = self.answer(model, processor, images, questions)
+        accuracy = accuracy_by_kind(predictions, answers, kinds)["all"]
+        return {"vqa_accuracy": accuracy}, f"{questions[0]} -> {predictions[0]} ({answers[0]})"
+
+    def evaluate(self, model, processor, num_scenes: int = 500) -> dict[str, float]:
+        """Exact-match answer accuracy per question kind on `test`."""
+        model.eval()
+        images, questions, answers, kinds = self.questions(self.scenes("test", num_scenes))
+        predictions = []
+        for start in range(0, len(questions), 200):
+            chunk = slice(start, start + 200)
+            predictions += self.answer(model, processor, images[chunk], questions[chunk])
+        return {f"vqa_accuracy_{kind}": value for kind, value in accuracy_by_kind(predictions, answers, kinds).items()}
+
+
+class BlipItmRecipe(BlipRecipe):
+    """Train `BlipForImageTextRetrieval`'s ITM head on captions and hard negatives."""
+
+    name = "blip-itm"
+
+    def __init__(self, seed: int = 0):
+        super().__init__(seed)
+        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+
+    def pairs(self, indices, scenes) -> tuple[list[str], list[int]]:
+        """One caption per scene: the canonical one (label 1) or a hard negative (label 0)."""
+        texts, labels = [], []
+        for i, scene in zip(indices, scenes):
+            rng = random.Random(i)
+            if rng.random() < 0.5:
+                texts.append(scene.captions[0])
+                labels.append(1)
+            else:
+                texts.append(hard_negative(scene, rng))
+                labels.append(0)
+        return texts, labels
+
+    def make_batch(self, indices):
+        batch = self.world.batch(indices)
+        texts, labels = self.pairs(indices, batch["scenes"])
+        tokens = self.tokenize(texts)
+        return {
+            "pixel_values": normalize_pixels(batch["pixel_values"]),
+            "input_ids": tokens.input_ids,
+            "attention_mask": tokens.attention_mask,
+            "labels": torch.tensor(labels),
+        }
+
+    def compute_loss(self, model, batch):
+        labels = batch.pop("labels")
+        logits = model(**batch, use_itm_head=True).itm_score  # (B, 2): [no match, match]
+        return F.cross_entropy(logits, labels)
+
+    @torch.no_grad()
+    def match_probability(self, model, processor, images, texts) -> list[float]:
+        inputs = processor(images=images, text=texts, padding=True, return_tensors="pt")
+        logits = model(**inputs, use_itm_head=True).itm_score  # (B, 2)
+        return logits.softmax(dim=-1)[:, 1].tolist()
+
+    def scored_pairs(self, model, processor, scenes) -> tuple[list[float], list[int], list[str]]:
+        """Score each scene's canonical caption (label 1) and one hard negative (label 0)."""
+        images, texts, labels = [], [], []
+        for i, scene in enumerate(scenes):
+            images += [scene.image, scene.image]
+            texts += [scene.captions[0], hard_negative(scene, random.Random(-1 - i))]
+            labels += [1, 0]
+        scores = []
+        for start in range(0, len(texts), 200):
+            chunk = slice(start, start + 200)
+            scores += self.match_probability(model, processor, images[chunk], texts[chunk])
+        return scores, labels, texts
+
+    def quick_eval(self, model, processor):
+        model.eval()
+        scores, labels, texts = self.scored_pairs(model, processor, self.val_scenes())
+        sample = f"{texts[0]}: {scores[0]:.2f} | {texts[1]}: {scores[1]:.2f}"
+        return {"itm_roc_auc": roc_auc(scores, labels)}, sample
+
+    def evaluate(self, model, processor, num_scenes: int = 500) -> dict[str, float]:
+        """ROC-AUC of the match probability, captions against hard negatives, on `test`."""
+        model.eval()
+        scores, labels, _ = self.scored_pairs(model, processor, self.scenes("test", num_scenes))
+        predictions = [score > 0.5 for score in scores]
+        accuracy = sum(p == bool(y) for p, y in zip(predictions, labels)) / len(labels)
+        return {"itm_roc_auc": roc_auc(scores, labels), "itm_accuracy": accuracy}
+
+
+BLIP_RECIPES = {
+    "blip-captioning": BlipCaptioningRecipe,
+    "blip-vqa": BlipVqaRecipe,
+    "blip-itm": BlipItmRecipe,
+}

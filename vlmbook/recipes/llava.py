@@ -1,0 +1,141 @@
+"""LLaVA recipe: visual instruction tuning of a tiny LLaVA on ShapesWorld questions.
+
+A CLIP vision tower encodes the image into 64 patch tokens, a 2-layer MLP
+projects them to the decoder's width, and they replace the 64 "<image>"
+tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
+Section 4.1). Only the answer tokens are trained; the prompt's labels are -100.
+Worked sample of one training sequence::
+
+    <s> user : <image> x 64 what color is the circle ? assistant : red </s>
+    labels: -100 on everything up to "assistant :", then  red </s>
+
+NOTE: LLaVA trains in two stages (projector alignment on captions, then
+instruction tuning), starting from a pretrained CLIP and LLM. The tiny model
+trains every weight from scratch in one stage on the question-answer pairs.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from vlmbook.evaluation import accuracy_by_kind
+from vlmbook.hf.configs import TINY, TINY_LLAVA, build_model
+from vlmbook.hf.processors import build_llava_processor, normalize_pixels
+from vlmbook.hf.tokenizer import EOS
+from vlmbook.shapesworld import ShapesWorld
+from vlmbook.training import RecipeSettings
+
+MAX_OBJECTS = 3  # questions about counts need scenes with several objects
+NUM_IMAGE_TOKENS = (TINY.image_size // TINY.patch_size) ** 2  # 64 patch tokens; the CLS token is dropped
+
+
+def chat_prompt(processor, question: str) -> str:
+    """Render one user turn with an image and ask for the assistant's answer."""
+    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+    return processor.apply_chat_template(conversation, add_generation_prompt=True)
+
+
+def hallucination_rate(predictions: list[str], answers: list[str], kinds: list[str]) -> float:
+    """Fraction of questions about an absent object that the model answers "yes".
+
+    As in POPE (Li et al., 2023, arXiv 2305.10355): the question names a
+    color-shape pair that is not in the image, so "yes" is a hallucination.
+    """
+    absent = [p for p, a, k in zip(predictions, answers, kinds) if k == "exists" and a == "no"]
+    if not absent:
+        raise ValueError("no question about an absent object in the sample; use more scenes")
+    return sum(p == "yes" for p in absent) / len(absent)
+
+
+class LlavaRecipe:
+    """Train `LlavaForConditionalGeneration` to answer ShapesWorld questions."""
+
+    name = "llava"
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+        self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
+        self.processor = None
+        self._val_scenes = None
+
+    def build(self):
+        self.processor = build_llava_processor(
+            self.world.vocabulary(), TINY.image_size, TINY.patch_size, TINY_LLAVA.max_text_length
+        )
+        # Left padding, so that a batch of prompts ends where generation starts.
+        self.processor.tokenizer.padding_side = "left"
+        return build_model("llava", len(self.processor.tokenizer)), self.processor
+
+    def make_batch(self, indices):
+        batch = self.world.batch(indices)
+        tokenizer = self.processor.tokenizer
+        qas = [random.Random(i).choice(scene.questions) for i, scene in zip(indices, batch["scenes"])]
+
+        # Sequences: prompt ids (with the image tokens expanded) + answer ids + </s>.
+        sequences, label_sequences = [], []
+        for qa in qas:
+            prompt = chat_prompt(self.processor, qa.question).replace("<image>", "<image>" * NUM_IMAGE_TOKENS)
+            prompt_ids = tokenizer(prompt).input_ids
+            answer_ids = tokenizer(f"{qa.answer} {EOS}", add_special_tokens=False).input_ids
+            sequences.append(prompt_ids + answer_ids)
+            label_sequences.append([-100] * len(prompt_ids) + answer_ids)
+
+        # Padding: on the right for training; padded positions get label -100.
+        length = max(len(ids) for ids in sequences)
+        input_ids = torch.full((len(qas), length), tokenizer.pad_token_id)  # (B, T)
+        labels = torch.full((len(qas), length), -100)  # (B, T)
+        attention_mask = torch.zeros((len(qas), length), dtype=torch.long)  # (B, T)
+        for row, (ids, label_ids) in enumerate(zip(sequences, label_sequences)):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            labels[row, : len(ids)] = torch.tensor(label_ids)
+            attention_mask[row, : len(ids)] = 1
+        return {
+            "pixel_values": normalize_pixels(batch["pixel_values"]),
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": labels,
+        }
+
+    def compute_loss(self, model, batch):
+        return model(**batch).loss
+
+    @torch.no_grad()
+    def answer(self, model, processor, images, questions) -> list[str]:
+        prompts = [chat_prompt(processor, question) for question in questions]
+        inputs = processor(images=images, text=prompts, padding=True, return_tensors="pt")
+        output = model.generate(**inputs, max_new_tokens=3, do_sample=False)
+        new_tokens = output[:, inputs.input_ids.shape[1] :]  # (B, T_new)
+        return [text.strip() for text in processor.batch_decode(new_tokens, skip_special_tokens=True)]
+
+    def scenes(self, split: str, count: int) -> list:
+        world = ShapesWorld(split, image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=self.seed)
+        return [world[i] for i in range(count)]
+
+    def questions(self, scenes):
+        qas = [(scene, qa) for scene in scenes for qa in scene.questions]
+        images = [scene.image for scene, _ in qas]
+        return images, [qa.question for _, qa in qas], [qa.answer for _, qa in qas], [qa.kind for _, qa in qas]
+
+    def quick_eval(self, model, processor):
+        model.eval()
+        if self._val_scenes is None:
+            self._val_scenes = self.scenes("val", 32)
+        images, questions, answers, kinds = self.questions(self._val_scenes)
+        predictions = self.answer(model, processor, images, questions)
+        accuracy = accuracy_by_kind(predictions, answers, kinds)["all"]
+        return {"answer_accuracy": accuracy}, f"{questions[0]} -> {predictions[0]} ({answers[0]})"
+
+    def evaluate(self, model, processor, num_scenes: int = 500) -> dict[str, float]:
+        """Answer accuracy per question kind and the POPE-style hallucination rate on `test`."""
+        model.eval()
+        images, questions, answers, kinds = self.questions(self.scenes("test", num_scenes))
+        predictions = []
+        for start in range(0, len(questions), 100):
+            chunk = slice(start, start + 100)
+            predictions += self.answer(model, processor, images[chunk], questions[chunk])
+        metrics = {f"answer_accuracy_{kind}": value for kind, value in accuracy_by_kind(predictions, answers, kinds).items()}
+        metrics["hallucination_rate"] = hallucination_rate(predictions, answers, kinds)
+        return metrics
