@@ -1,0 +1,170 @@
+"""Generator: LLaVA and BLIP VQA on the same ShapesWorld questions, and POPE-style hallucination.
+
+The page embeds the `setup`, `answer` and `score` sections; the figure and the
+tables on the page come from the numbers computed here.
+"""
+
+# --8<-- [start:setup]
+from transformers import AutoProcessor, BlipForQuestionAnswering, LlavaForConditionalGeneration
+
+import vlmbook
+from vlmbook.evaluation import accuracy_by_kind
+from vlmbook.recipes import get_recipe
+from vlmbook.recipes.llava import hallucination_rate
+from vlmbook.shapesworld import ShapesWorld
+
+NUM_SCENES = 100
+# At most two objects per scene: both checkpoints trained on such scenes (LLaVA on up to three).
+scenes = [ShapesWorld("test", max_objects=2, seed=0)[i] for i in range(NUM_SCENES)]
+qas = [qa for scene in scenes for qa in scene.questions]
+images = [scene.image for scene in scenes for _ in scene.questions]
+questions = [qa.question for qa in qas]
+answers = [qa.answer for qa in qas]
+kinds = [qa.kind for qa in qas]
+
+llava = LlavaForConditionalGeneration.from_pretrained(vlmbook.checkpoint("llava")).eval()
+llava_processor = AutoProcessor.from_pretrained(vlmbook.checkpoint("llava"))
+llava_processor.tokenizer.padding_side = "left"  # a batch of prompts must end where generation starts
+blip = BlipForQuestionAnswering.from_pretrained(vlmbook.checkpoint("blip-vqa")).eval()
+blip_processor = AutoProcessor.from_pretrained(vlmbook.checkpoint("blip-vqa"))
+# --8<-- [end:setup]
+
+# --8<-- [start:answer]
+BATCH_SIZE = 100
+
+
+def answer_all(name: str, model, processor) -> list[str]:
+    """Answer every question with the recipe's batched greedy decoding."""
+    recipe = get_recipe(name)
+    predictions = []
+    for start in range(0, len(questions), BATCH_SIZE):
+        batch = slice(start, start + BATCH_SIZE)
+        predictions += recipe.answer(model, processor, images[batch], questions[batch])
+    return predictions
+
+
+predictions = {
+    "LLaVA": answer_all("llava", llava, llava_processor),
+    "BLIP VQA": answer_all("blip-vqa", blip, blip_processor),
+}
+# --8<-- [end:answer]
+
+# --8<-- [start:score]
+def pope_scores(predicted: list[str]) -> dict[str, float]:
+    """POPE's yes/no metrics on the "is there a ...?" questions; "yes" is the positive class."""
+    pairs = [(p == "yes", a == "yes") for p, a, k in zip(predicted, answers, kinds) if k == "exists"]
+    true_positives = sum(p and a for p, a in pairs)
+    precision = true_positives / max(sum(p for p, _ in pairs), 1)
+    recall = true_positives / max(sum(a for _, a in pairs), 1)
+    return {
+        "accuracy": sum(p == a for p, a in pairs) / len(pairs),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / max(precision + recall, 1e-12),
+        "yes_ratio": sum(p for p, _ in pairs) / len(pairs),
+    }
+
+
+accuracy = {name: accuracy_by_kind(predicted, answers, kinds) for name, predicted in predictions.items()}
+hallucination = {name: hallucination_rate(predicted, answers, kinds) for name, predicted in predictions.items()}
+pope = {name: pope_scores(predicted) for name, predicted in predictions.items()}
+for name in predictions:
+    print(f"{name:<9} accuracy {accuracy[name]['all']:.1%}, hallucination rate {hallucination[name]:.1%}")
+# --8<-- [end:score]
+
+# --8<-- [start:figure]
+import matplotlib.pyplot as plt
+import numpy as np
+
+from vlmbook.book import figure
+
+KINDS = ("color", "shape", "count", "position", "exists")
+LABELS = {
+    "ko": {
+        "kinds": {"color": "색", "shape": "모양", "count": "개수", "position": "위치", "exists": "존재 여부"},
+        "accuracy": "정확도",
+        "hallucination": "환각 비율\n(없는 물체에 '예')",
+        "title": "질문 종류별 정확도와 환각 비율 (테스트 장면 {scenes}개, 질문 {questions}개)",
+        "metric": "지표",
+        "model": "모델",
+    },
+    "en": {
+        "kinds": {"color": "color", "shape": "shape", "count": "count", "position": "position", "exists": "exists"},
+        "accuracy": "accuracy",
+        "hallucination": "hallucination rate\n('yes' to an absent object)",
+        "title": "Accuracy by question kind, and hallucination rate ({scenes} test scenes, {questions} questions)",
+        "metric": "metric",
+        "model": "model",
+    },
+}
+COLORS = {"LLaVA": "#ef6c00", "BLIP VQA": "#3949ab"}
+
+
+@figure("llava-accuracy-by-kind")
+def draw_accuracy(lang: str):
+    labels = LABELS[lang]
+    groups = [labels["kinds"][kind] for kind in KINDS] + [labels["hallucination"]]
+    x = np.arange(len(groups))
+    fig, ax = plt.subplots(figsize=(8.5, 3.8))
+    for offset, name in zip((-0.2, 0.2), predictions):
+        values = [accuracy[name].get(kind, 0.0) for kind in KINDS] + [hallucination[name]]
+        bars = ax.bar(x + offset, values, width=0.38, color=COLORS[name], label=name)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7, padding=1)
+    ax.axvline(len(KINDS) - 0.5, color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_xticks(x, groups, fontsize=8)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel(labels["accuracy"])
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.set_title(labels["title"].format(scenes=NUM_SCENES, questions=len(questions)), fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+# --8<-- [end:figure]
+
+
+from vlmbook.book import markdown
+
+
+@markdown("llava-pope-table")
+def pope_table(lang: str) -> str:
+    labels = LABELS[lang]
+    names = list(predictions)
+    rows = [f"| {labels['metric']} | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for metric in ("accuracy", "precision", "recall", "f1", "yes_ratio"):
+        rows.append(f"| {metric} | " + " | ".join(f"{pope[name][metric]:.1%}" for name in names) + " |")
+    rows.append(f"| hallucination rate | " + " | ".join(f"{hallucination[name]:.1%}" for name in names) + " |")
+    return "\n".join(rows)
+
+
+@markdown("llava-hallucination-rate")
+def llava_hallucination(lang: str) -> str:
+    return f"{hallucination['LLaVA']:.1%}"
+
+
+@markdown("blip-hallucination-rate")
+def blip_hallucination(lang: str) -> str:
+    return f"{hallucination['BLIP VQA']:.1%}"
+
+
+@markdown("llava-count-accuracy")
+def llava_count_accuracy(lang: str) -> str:
+    return f"{accuracy['LLaVA']['count']:.1%}"
+
+
+@markdown("blip-count-accuracy")
+def blip_count_accuracy(lang: str) -> str:
+    return f"{accuracy['BLIP VQA']['count']:.1%}"
+
+
+@markdown("llava-overall-accuracy")
+def llava_overall(lang: str) -> str:
+    return f"{accuracy['LLaVA']['all']:.1%}"
+
+
+@markdown("blip-overall-accuracy")
+def blip_overall(lang: str) -> str:
+    return f"{accuracy['BLIP VQA']['all']:.1%}"
+
+
+@markdown("llava-num-questions")
+def num_questions(lang: str) -> str:
+    return str(len(questions))

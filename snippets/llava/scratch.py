@@ -1,0 +1,46 @@
+"""The from-scratch LLaVA of vlmbook against transformers, and one training sample of the recipe.
+
+The page embeds the `parity` and `training_sample` sections; each runs on its own.
+"""
+
+# --8<-- [start:parity]
+import torch
+from transformers import AutoProcessor, LlavaForConditionalGeneration
+
+import vlmbook
+from vlmbook.llava import Llava
+from vlmbook.shapesworld import ShapesWorld
+
+checkpoint = vlmbook.checkpoint("llava")
+processor = AutoProcessor.from_pretrained(checkpoint)
+reference = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
+scratch = Llava.from_pretrained(checkpoint)  # the same weights in vlmbook's PyTorch-only modules
+
+scene = ShapesWorld("test", max_objects=3, seed=0)[0]
+conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what color is the small circle?"}]}]
+prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+inputs = processor(images=scene.image, text=prompt, return_tensors="pt")
+
+with torch.no_grad():
+    reference_logits = reference(**inputs).logits  # (1, T, V)
+    scratch_logits = scratch(inputs.input_ids, inputs.pixel_values).logits  # (1, T, V)
+    reference_ids = reference.generate(**inputs, max_new_tokens=3, do_sample=False)
+    scratch_ids = scratch.generate(inputs.input_ids, inputs.pixel_values, max_new_tokens=3)
+
+gap = (reference_logits - scratch_logits).abs().max().item()
+print("logits within 1e-4:", gap < 1e-4)
+print("same generated ids:", torch.equal(reference_ids, scratch_ids))
+# --8<-- [end:parity]
+
+# --8<-- [start:training_sample]
+from vlmbook.recipes.llava import LlavaRecipe
+
+recipe = LlavaRecipe()
+model, processor = recipe.build()  # a fresh, untrained model and the recipe's processor
+batch = recipe.make_batch([0])  # one training sequence: scene 0 of the train split
+tokens = processor.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
+labels = batch["labels"][0].tolist()
+
+print("text:", " ".join(token for token in tokens if token != processor.image_token))
+print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
+# --8<-- [end:training_sample]
