@@ -30,16 +30,16 @@ WIDTH, HEIGHT = 12.0, 4.6  # canvas in data units; the axes keep them square
 
 def new_canvas(title: str):
     """Return a figure and an empty axes whose data units are equal in x and y."""
-    fig, ax = plt.subplots(figsize=(10, 10 * HEIGHT / WIDTH))
+    fig, ax = plt.subplots(figsize=(8.4, 8.4 * HEIGHT / WIDTH))
     ax.set_xlim(0, WIDTH)
     ax.set_ylim(0, HEIGHT)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.set_title(title, fontsize=11)
+    ax.set_title(title, fontsize=10.5)
     return fig, ax
 
 
-def draw_box(ax, center, text, kind, width=2.2, height=0.95, fontsize=9):
+def draw_box(ax, center, text, kind, width=2.2, height=0.95, fontsize=9.5):
     """Draw a rounded box with centered text and return its bounds (x0, y0, x1, y1)."""
     x, y = center
     fill, edge = COLORS[kind]
@@ -66,7 +66,7 @@ def draw_arrow(ax, start, end, label=None, dashed=False, label_offset=(0.0, 0.18
                             "linestyle": "--" if dashed else "-", "shrinkA": 2, "shrinkB": 2})
     if label:
         middle = ((start[0] + end[0]) / 2 + label_offset[0], (start[1] + end[1]) / 2 + label_offset[1])
-        ax.text(*middle, label, ha="center", va="bottom", fontsize=8, color="#333333")
+        ax.text(*middle, label, ha="center", va="bottom", fontsize=8.5, color="#333333")
 
 
 # Anchor points on the edges of a box's bounds, where arrows start and end.
@@ -129,12 +129,12 @@ FUSION_ENCODER = {
            "vision": "비전 인코더\n(ViT)", "patches": "패치 임베딩\n(N_patch개)",
            "text": "텍스트 인코더\n(셀프 어텐션)",
            "fusion": "융합 인코더\n셀프 어텐션 +\n크로스 어텐션",
-           "head": "일치 점수 (ITM)\n맞음 / 안 맞음", "keys": "키·값 (K, V)", "queries": "쿼리 (Q)"},
+           "head": "일치 점수 (ITM)\n맞음 / 안 맞음", "keys": "K, V", "queries": "Q"},
     "en": {"title": "Fusion encoder (ALBEF, BLIP's ITM): the text reads the image by cross-attention",
            "vision": "Vision encoder\n(ViT)", "patches": "patch embeddings\n(N_patch of them)",
            "text": "Text encoder\n(self-attention)",
            "fusion": "Fusion encoder\nself-attention +\ncross-attention",
-           "head": "match score (ITM)\nmatch / no match", "keys": "keys, values (K, V)", "queries": "queries (Q)"},
+           "head": "match score (ITM)\nmatch / no match", "keys": "K, V", "queries": "Q"},
 }
 
 
@@ -158,7 +158,7 @@ def draw_fusion_encoder(lang: str):
     draw_arrow(ax, right(vision), left(patches))
     draw_arrow(ax, right(text), left(text_tower))
     draw_arrow(ax, right(text_tower), left(fusion), labels["queries"])
-    draw_arrow(ax, bottom(patches), top(fusion), labels["keys"], label_offset=(0.95, -0.1))
+    draw_arrow(ax, bottom(patches), top(fusion), labels["keys"], label_offset=(0.4, -0.1))
     draw_arrow(ax, right(fusion), left(head))
     return fig
 # --8<-- [end:fusion-encoder]
@@ -169,12 +169,12 @@ ENCODER_DECODER = {
     "ko": {"title": "인코더-디코더 (BLIP 캡셔너): 디코더가 이미지를 보며 한 토큰씩 씁니다",
            "vision": "비전 인코더\n(ViT)", "patches": "패치 임베딩\n(N_patch개)",
            "decoder": "텍스트 디코더\n인과적 셀프 어텐션 +\n크로스 어텐션",
-           "so_far": "지금까지의 토큰", "next": "다음 토큰", "keys": "키·값 (K, V)",
+           "so_far": "지금까지의 토큰", "next": "다음 토큰", "keys": "K, V",
            "loop": "다음 단계의 입력에 붙입니다"},
     "en": {"title": "Encoder-decoder (BLIP's captioner): the decoder writes one token at a time",
            "vision": "Vision encoder\n(ViT)", "patches": "patch embeddings\n(N_patch of them)",
            "decoder": "Text decoder\ncausal self-attention +\ncross-attention",
-           "so_far": "tokens so far", "next": "next token", "keys": "keys, values (K, V)",
+           "so_far": "tokens so far", "next": "next token", "keys": "K, V",
            "loop": "appended to the next step's input"},
 }
 
@@ -198,12 +198,16 @@ def draw_encoder_decoder(lang: str):
     draw_arrow(ax, right(image), left(vision))
     draw_arrow(ax, right(vision), left(patches))
     draw_arrow(ax, right(so_far), left(decoder))
-    draw_arrow(ax, bottom(patches), top(decoder), labels["keys"], label_offset=(0.95, -0.1))
+    draw_arrow(ax, bottom(patches), top(decoder), labels["keys"], label_offset=(0.4, -0.1))
     draw_arrow(ax, right(decoder), left(next_token))
-    ax.annotate("", xy=(bottom(so_far)[0], so_far[1]), xytext=bottom(next_token),
-                arrowprops={"arrowstyle": "-|>", "linestyle": "--", "color": "#777777",
-                            "connectionstyle": "bar,fraction=-0.06"})
-    ax.text(6.0, 0.22, labels["loop"], ha="center", va="bottom", fontsize=8, color="#555555")
+
+    # The loop: the predicted token goes back into the decoder's input.
+    loop_y = 0.2
+    (start_x, start_y), (end_x, end_y) = bottom(next_token), bottom(so_far)
+    ax.plot([start_x, start_x, end_x], [start_y, loop_y, loop_y], linestyle="--", color="#777777")
+    draw_arrow(ax, (end_x, loop_y), (end_x, end_y), dashed=True)
+    ax.text((start_x + end_x) / 2, loop_y - 0.08, labels["loop"], ha="center", va="top",
+            fontsize=8.5, color="#555555")
     return fig
 # --8<-- [end:encoder-decoder]
 
@@ -239,14 +243,14 @@ def draw_projector_llm(lang: str):
                                    facecolor=fill, edgecolor=edge))
     image_end = start_x + image_tokens * (side + gap)
     sequence_end = start_x + (image_tokens + text_tokens) * (side + gap)
-    ax.text((start_x + image_end) / 2, y - 0.3, labels["image_tokens"], ha="center", va="top", fontsize=8)
-    ax.text((image_end + sequence_end) / 2, y + 0.3, labels["text_tokens"], ha="center", va="bottom", fontsize=8)
+    ax.text((start_x + image_end) / 2, y - 0.3, labels["image_tokens"], ha="center", va="top", fontsize=8.5)
+    ax.text((image_end + sequence_end) / 2, y + 0.3, labels["text_tokens"], ha="center", va="bottom", fontsize=8.5)
     question = draw_box(ax, ((image_end + sequence_end) / 2 + 0.4, 0.45), qa.question, "input",
                         width=2.9, height=0.6)
 
     # The language model reads the whole sequence and writes the answer.
-    llm = draw_box(ax, (9.1, y), labels["llm"], "joint", width=1.9, height=1.1)
-    answer = draw_box(ax, (11.1, y), f"{labels['answer']}\n\"{qa.answer}\"", "output", width=1.4)
+    llm = draw_box(ax, (9.15, y), labels["llm"], "joint", width=2.2, height=1.1)
+    answer = draw_box(ax, (11.3, y), f"{labels['answer']}\n\"{qa.answer}\"", "output", width=1.3)
 
     draw_arrow(ax, right(image), left(vision))
     draw_arrow(ax, right(vision), left(projector))

@@ -73,7 +73,7 @@ def tile_patches(patches: np.ndarray) -> np.ndarray:
 def draw_patches(lang: str):
     labels = LABELS[lang]
     fig, (image_ax, sequence_ax) = plt.subplots(
-        1, 2, figsize=(10, 3.9), gridspec_kw={"width_ratios": [1, 1.9]}
+        1, 2, figsize=(8.6, 3.6), gridspec_kw={"width_ratios": [1, 1.9]}
     )
 
     # Left: the scene with a line at every patch border and each patch's token index.

@@ -23,7 +23,7 @@ NUM_ROWS, NUM_COLUMNS = 2, 4
 def draw_scenes(lang: str):
     labels = LABELS[lang]
     world = ShapesWorld(split="train", image_size=64, seed=0)
-    fig, axes = plt.subplots(NUM_ROWS, NUM_COLUMNS, figsize=(9.6, 7.2))
+    fig, axes = plt.subplots(NUM_ROWS, NUM_COLUMNS, figsize=(8.4, 7.0))
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.12, wspace=0.12, hspace=0.62)
 
     # One scene per panel: the image, then its canonical caption and one question below it.
@@ -34,8 +34,8 @@ def draw_scenes(lang: str):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{labels['scene']} {index}", fontsize=9)
-        caption = textwrap.fill(scene.captions[0], width=30)
-        question = textwrap.fill(f"Q: {qa.question}  A: {qa.answer}", width=30)
+        caption = textwrap.fill(scene.captions[0], width=27)
+        question = textwrap.fill(f"Q: {qa.question}  A: {qa.answer}", width=27)
         ax.text(0, -0.04, f"{caption}\n\n{question}", transform=ax.transAxes, fontsize=8, va="top")
 
     fig.suptitle(labels["title"])
