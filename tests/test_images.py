@@ -16,7 +16,7 @@ import transformers
 from PIL import Image
 
 from vlmbook.clip import CLIP
-from vlmbook.hf.configs import build_model, special_id
+from vlmbook.hf.configs import TINY, build_model, special_id
 from vlmbook.hf.processors import build_clip_processor, build_llava_processor
 from vlmbook.hf.tokenizer import IMAGE, SEP
 from vlmbook.images import check_llava_prompt, match_model, to_rgb, tokenize_captions, truncate_keeping_images
@@ -162,7 +162,7 @@ def test_long_caption_scores_like_truncated(clip_pair, clip_processor):
 
 @pytest.fixture(scope="module")
 def llava_processor():
-    return build_llava_processor(VOCABULARY, image_size=IMAGE_SIZE, patch_size=16, max_length=96)
+    return build_llava_processor(VOCABULARY, image_size=TINY.image_size, patch_size=TINY.patch_size, max_length=256)
 
 
 def test_llava_prompt_without_placeholder_raises():
@@ -177,23 +177,25 @@ def test_llava_prompt_placeholder_count_raises():
         check_llava_prompt("user: <image> <image> what color? assistant:", num_images=1)
 
 
-def test_llava_truncation_keeps_image_tokens(tmp_path, llava_processor):
-    """Truncating a long prompt drops text only: all 16 image tokens stay, and transformers' LLaVA runs on it."""
+def test_llava_truncation_keeps_image_tokens(llava_processor):
+    """Truncating a long prompt drops text only: every image token stays, and transformers' LLaVA runs on it."""
     prompt = "user: " + "the red circle is left of the blue square " * 8 + "<image> what color is the circle? assistant:"
     check_llava_prompt(prompt, num_images=1)
-    image = to_rgb(np.zeros((64, 64, 3), np.uint8))
+    image = to_rgb(np.zeros((TINY.image_size, TINY.image_size, 3), np.uint8))
     inputs = llava_processor(text=prompt, images=image, return_tensors="pt")
     image_id = special_id(IMAGE)
-    assert int((inputs["input_ids"] == image_id).sum()) == 16
-    truncated = truncate_keeping_images(inputs["input_ids"], max_length=40, image_token_id=image_id)
-    assert truncated.shape == (1, 40)
-    assert int((truncated == image_id).sum()) == 16
+    num_image_tokens = (TINY.image_size // TINY.patch_size) ** 2
+    assert int((inputs["input_ids"] == image_id).sum()) == num_image_tokens
+    max_length = num_image_tokens + 24
+    truncated = truncate_keeping_images(inputs["input_ids"], max_length=max_length, image_token_id=image_id)
+    assert truncated.shape == (1, max_length)
+    assert int((truncated == image_id).sum()) == num_image_tokens
     assert truncated[0, -3:].tolist() == inputs["input_ids"][0, -3:].tolist()  # "? assistant :" kept
     torch.manual_seed(0)
     model = build_model("llava", vocab_size=len(llava_processor.tokenizer)).eval()
     with torch.no_grad():
         logits = model(input_ids=truncated, pixel_values=inputs["pixel_values"]).logits
-    assert logits.shape[:2] == (1, 40)
+    assert logits.shape[:2] == (1, max_length)
 
 
 def test_llava_truncation_too_short_raises():

@@ -130,6 +130,17 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + rotated * sin
 
 
+def rotary_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosines and sines of the rotary angles position / theta^(2i / d_head) (Su et al. 2021, eq. 15).
+
+    positions (B, T) -> cos, sin (B, T, d_head), each frequency repeated for both halves of the head.
+    """
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim))
+    angles = positions[..., None].float() * inv_freq  # (B, T, d_head / 2)
+    angles = torch.cat([angles, angles], dim=-1)  # (B, T, d_head)
+    return angles.cos(), angles.sin()
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head self- or cross-attention (Vaswani et al. 2017, section 3.2.2).
 

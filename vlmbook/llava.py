@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlmbook.attention import KVCache, build_mask, check_weights_available
-from vlmbook.transformer import TransformerBlock, read_hf_folder
+from vlmbook.attention import KVCache, build_mask, check_weights_available, rotary_angles
+from vlmbook.transformer import RMSNorm, SwiGLU, TransformerBlock, read_hf_folder
 from vlmbook.vision import VisionTransformer, ViTConfig, vit_state_dict_from_hf
 
 
@@ -108,46 +108,6 @@ class LlavaConfig:
             eos_token_id=text.get("eos_token_id", 2),
             pad_token_id=text.get("pad_token_id"),
         )
-
-
-# --8<-- [start:llama_parts]
-class RMSNorm(nn.Module):
-    """Root-mean-square norm (Zhang and Sennrich 2019, equation 4): x / rms(x) * g, no mean, no bias."""
-
-    def __init__(self, dim: int, eps: float):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * normed.to(x.dtype)
-
-
-class SwiGLU(nn.Module):
-    """Gated MLP (Shazeer 2020, "GLU Variants Improve Transformer", equation 6): down(silu(gate(x)) * up(x))."""
-
-    def __init__(self, dim: int, hidden_dim: int):
-        super().__init__()
-        self.gate_proj = nn.Linear(dim, hidden_dim, bias=False)
-        self.up_proj = nn.Linear(dim, hidden_dim, bias=False)
-        self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (B, T, D_txt)
-
-
-def rotary_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosines and sines of the rotary angles position / theta^(2i / d_head) (Su et al. 2021, eq. 15).
-
-    positions (B, T) -> cos, sin (B, T, d_head), each frequency repeated for both halves of the head.
-    """
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim))
-    angles = positions[..., None].float() * inv_freq  # (B, T, d_head / 2)
-    angles = torch.cat([angles, angles], dim=-1)  # (B, T, d_head)
-    return angles.cos(), angles.sin()
-# --8<-- [end:llama_parts]
 
 
 class LlamaDecoder(nn.Module):

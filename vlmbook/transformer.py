@@ -7,6 +7,7 @@ and leaves the residual path untouched:
     x = x + SelfAttention(Norm(x))
     x = x + MLP(Norm(x))
 
+LLaVA's Llama decoder swaps in RMSNorm and the SwiGLU MLP, defined here too.
 BLIP's text transformer is post-norm instead and lives in ``vlmbook.text``.
 
 Shape legend:
@@ -60,6 +61,35 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))  # (B, T, D) -> (B, T, D_mlp) -> (B, T, D)
 # --8<-- [end:mlp]
+
+
+# --8<-- [start:llama_parts]
+class RMSNorm(nn.Module):
+    """Root-mean-square norm (Zhang and Sennrich 2019, equation 4): x / rms(x) * g, no mean, no bias."""
+
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * normed.to(x.dtype)
+
+
+class SwiGLU(nn.Module):
+    """Gated MLP (Shazeer 2020, "GLU Variants Improve Transformer", equation 6): down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden_dim, bias=False)
+        self.up_proj = nn.Linear(dim, hidden_dim, bias=False)
+        self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # (B, T, D_mlp) -> (B, T, D)
+# --8<-- [end:llama_parts]
 
 
 # --8<-- [start:block]
