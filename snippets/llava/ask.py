@@ -62,6 +62,8 @@ print("same logits as model(**inputs):", torch.allclose(by_hand, by_model, atol=
 # --8<-- [end:merge]
 
 # --8<-- [start:wrong_placeholders]
+conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "how many objects are there?"}]}]
+prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
 two_placeholders = prompt.replace(processor.image_token, f"{processor.image_token} {processor.image_token}")
 try:
     processor(images=scene.image, text=two_placeholders, return_tensors="pt")
@@ -70,10 +72,14 @@ except ValueError as error:
 # --8<-- [end:wrong_placeholders]
 
 # --8<-- [start:unexpanded_prompt]
-# The tokenizer alone leaves one placeholder: the processor's expansion is skipped.
+conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "how many objects are there?"}]}]
+prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+pixel_values = processor(images=scene.image, text=prompt, return_tensors="pt").pixel_values
+
+# The tokenizer alone skips the processor's expansion, so the prompt keeps a single placeholder.
 unexpanded = processor.tokenizer(prompt, return_tensors="pt")
 try:
-    model(input_ids=unexpanded.input_ids, pixel_values=inputs.pixel_values)
+    model(input_ids=unexpanded.input_ids, pixel_values=pixel_values)
 except ValueError as error:
     model_error = f"{type(error).__name__}: {error}"
     print(model_error)

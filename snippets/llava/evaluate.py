@@ -14,7 +14,7 @@ from vlmbook.recipes.llava import hallucination_rate
 from vlmbook.shapesworld import ShapesWorld
 
 NUM_SCENES = 100
-# At most two objects per scene: both checkpoints trained on such scenes (LLaVA on up to three).
+# At most two objects per scene, because BLIP VQA trained on such scenes (LLaVA on up to three).
 scenes = [ShapesWorld("test", max_objects=2, seed=0)[i] for i in range(NUM_SCENES)]
 qas = [qa for scene in scenes for qa in scene.questions]
 images = [scene.image for scene in scenes for _ in scene.questions]

@@ -1,4 +1,4 @@
-"""Worked solutions of the LLaVA chapter's exercises; each section runs on its own."""
+"""Worked solutions of the LLaVA chapter's exercises. Each section runs on its own."""
 
 # --8<-- [start:token_counter]
 def image_token_count(image_size: int, patch_size: int, strategy: str = "default") -> int:
@@ -78,6 +78,6 @@ for scene in (ShapesWorld("test", max_objects=2, seed=0)[i] for i in range(80)):
 
 answers = recipe.answer(model, processor, images, questions)
 for group in ("confusable", "unrelated"):
-    said_yes = [a == "yes" for a, g in zip(answers, groups) if g == group]
-    print(f"{group:<10} {len(said_yes)} questions, hallucination rate {sum(said_yes) / len(said_yes):.1%}")
+    answered_yes = [a == "yes" for a, g in zip(answers, groups) if g == group]
+    print(f"{group:<10} {len(answered_yes)} questions, hallucination rate {sum(answered_yes) / len(answered_yes):.1%}")
 # --8<-- [end:confusable]

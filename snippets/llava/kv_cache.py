@@ -24,7 +24,7 @@ conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text",
 prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
 inputs = processor(images=[s.image for s in scenes], text=[prompt] * len(scenes), padding=True, return_tensors="pt")
 
-# min_new_tokens keeps </s> away, so both runs decode exactly NEW_TOKENS steps.
+# min_new_tokens suppresses </s>, so both runs decode exactly NEW_TOKENS steps.
 NEW_TOKENS = 24
 settings = dict(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False)
 seconds, outputs = {True: [], False: []}, {}

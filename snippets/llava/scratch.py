@@ -1,6 +1,6 @@
 """The from-scratch LLaVA of vlmbook against transformers, and one training sample of the recipe.
 
-The page embeds the `parity` and `training_sample` sections; each runs on its own.
+The page embeds the `parity` and `training_sample` sections. Each runs on its own.
 """
 
 # --8<-- [start:parity]

@@ -107,7 +107,7 @@ def draw_token_sequence(lang: str):
         position = str(first) if first == last else f"{first}-{last}"
         ax.text(x, -0.55, position, ha="center", va="top", fontsize=6.5, color="#555555")
 
-    # A brace-like note over the summarized run of image tokens.
+    # A label over the summarized run of image tokens.
     middle = boxes.index(hidden)
     ax.text(middle, 0.62, labels["more"].format(count=tokens.count(processor.image_token)),
             ha="center", va="bottom", fontsize=9, color="#e65100")
