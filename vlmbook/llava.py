@@ -53,6 +53,7 @@ class LlavaConfig:
     image_token_id: int = 63  # the placeholder the processor repeats N_img times per image
     eos_token_id: int = 2  # generation stops here
     pad_token_id: int | None = None  # fills finished rows during batched generation; None means eos
+    tie_word_embeddings: bool = False  # True shares the LM head with the token embeddings (the tiny model does)
 
     @classmethod
     def tiny(cls) -> LlavaConfig:
@@ -107,6 +108,7 @@ class LlavaConfig:
             image_token_id=hf.get("image_token_id", hf.get("image_token_index", 32000)),
             eos_token_id=text.get("eos_token_id", 2),
             pad_token_id=text.get("pad_token_id"),
+            tie_word_embeddings=bool(hf.get("tie_word_embeddings") or text.get("tie_word_embeddings")),
         )
 
 
@@ -131,6 +133,8 @@ class LlamaDecoder(nn.Module):
         )
         self.norm = RMSNorm(width, config.rms_norm_eps)
         self.lm_head = nn.Linear(width, config.vocab_size, bias=False)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
 
     def new_cache(self) -> list[KVCache]:
         return [KVCache() for _ in self.blocks]

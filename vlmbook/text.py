@@ -47,6 +47,7 @@ class TextConfig:
     pad_token_id: int = 0  # BERT's [PAD]
     bos_token_id: int = 30522  # BLIP's [DEC] token, which starts every caption and answer
     sep_token_id: int = 102  # BERT's [SEP], where generation stops
+    tie_word_embeddings: bool = True  # the LM head reuses the word embeddings, as in BERT and BLIP
 
     @classmethod
     def tiny(cls) -> TextConfig:
@@ -74,6 +75,7 @@ class TextConfig:
             pad_token_id=hf.get("pad_token_id", 0),
             bos_token_id=hf.get("bos_token_id", 30522),
             sep_token_id=hf.get("sep_token_id", 102),
+            tie_word_embeddings=hf.get("tie_word_embeddings", True),
         )
 
 
@@ -197,6 +199,8 @@ class TextDecoder(nn.Module):
         self.config = config
         self.transformer = TextTransformer(config)
         self.lm_head = LMHead(config)
+        if config.tie_word_embeddings:
+            self.lm_head.to_vocab.weight = self.transformer.word_embeddings.weight
 
     def forward(
         self,
