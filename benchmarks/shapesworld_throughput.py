@@ -110,7 +110,9 @@ def main() -> None:
         "speedup_vs_pil_supersampled": round(rates["vectorized_images"] / rates["pil_supersampled"], 1),
         "mean_abs_difference_vs_pil_supersampled": round(mean_abs_difference, 3),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "numpy": np.__version__},
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    # Other processes compete for the CPUs when this exceeds the CPU count.
+                    "load_average_1min": round(os.getloadavg()[0], 2)},
     }
 
     for name, rate in rates.items():

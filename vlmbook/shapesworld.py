@@ -253,49 +253,50 @@ def render_layout(layout: Layout, image_size: int, textured: bool = False) -> np
 def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
     """Draw the objects of B scenes onto their backgrounds, in place.
 
-    For each object slot, the objects of all scenes in that slot are drawn
-    in one vectorized step. Each object's signed distance is evaluated on a
-    P x P patch of pixels around its box, not on the whole image, and its
-    color is blended over the canvas with the anti-aliased coverage. Slots
-    are drawn one after another, so overlapping patches compose correctly.
+    For each object size and slot, the objects of all scenes in that slot
+    are drawn in one vectorized step. Each object's signed distance is
+    evaluated on a P x P patch of pixels around its box, not on the whole
+    image, and its color is blended over the canvas with the anti-aliased
+    coverage. Steps run one after another, so overlapping patches compose
+    correctly.
     """
-    patch = 2 * object_radius("large", image_size) + 3  # P: the largest box plus a 1 px ring and rounding
-    # Every P x P window of the canvas, as a writeable view: (B, S-P+1, S-P+1, 3, P, P).
-    windows = np.lib.stride_tricks.sliding_window_view(canvas, (patch, patch), axis=(1, 2), writeable=True)
-    offsets = np.arange(patch, dtype=np.float32) + 0.5  # pixel centers within a patch
     palette = np.array([COLOR_RGB[c] for c in COLORS], dtype=np.float32)  # (6, 3)
-    radius_table = np.array([object_radius(s, image_size) for s in SIZES], dtype=np.float32)
+    for size_id, size in enumerate(SIZES):
+        radius = np.float32(object_radius(size, image_size))
+        patch = 2 * int(radius) + 3  # P: the box, a 1 px ring for the edge ramp, 1 px for fractional centers
+        # Every P x P window of the canvas, as a writeable view: (B, S-P+1, S-P+1, 3, P, P).
+        windows = np.lib.stride_tricks.sliding_window_view(canvas, (patch, patch), axis=(1, 2), writeable=True)
+        offsets = np.arange(patch, dtype=np.float32) + 0.5  # pixel centers within a patch
 
-    for k in range(layout.shape_ids.shape[1]):
-        scene_ids = np.flatnonzero(layout.counts > k)  # (B_k,) scenes with an object in slot k
-        if len(scene_ids) == 0:
-            break
-        center = layout.centers[scene_ids, k]  # (B_k, 2)
-        radius = radius_table[layout.size_ids[scene_ids, k]]  # (B_k,)
+        for k in range(layout.shape_ids.shape[1]):
+            # (B_k,) scenes whose object in slot k has this size
+            scene_ids = np.flatnonzero((layout.counts > k) & (layout.size_ids[:, k] == size_id))
+            if len(scene_ids) == 0:
+                continue
+            center = layout.centers[scene_ids, k]  # (B_k, 2)
 
-        # Patch origin: one pixel above and left of the box, moved inside the image where needed.
-        origin = np.floor(center - radius[:, None]).astype(np.int64) - 1
-        origin = np.clip(origin, 0, image_size - patch)  # (B_k, 2)
+            # Patch origin: one pixel above and left of the box, moved inside the image where needed.
+            origin = np.floor(center - radius).astype(np.int64) - 1
+            origin = np.clip(origin, 0, image_size - patch)  # (B_k, 2)
 
-        # Signed distance from each patch pixel center to the object outline.
-        corner = origin.astype(np.float32) - center  # (B_k, 2), patch corner relative to the center
-        dx = (corner[:, 0, None] + offsets)[:, None, :]  # (B_k, 1, P)
-        dy = (corner[:, 1, None] + offsets)[:, :, None]  # (B_k, P, 1)
-        alpha = np.empty((len(scene_ids), patch, patch), dtype=np.float32)  # (B_k, P, P)
-        shape_ids = layout.shape_ids[scene_ids, k]
-        for shape_id, shape in enumerate(SHAPES):
-            chosen = shape_ids == shape_id
-            distance = signed_distance(shape, dx[chosen], dy[chosen], radius[chosen, None, None])
-            alpha[chosen] = coverage(distance)
+            # Signed distance from each patch pixel center to the object outline.
+            corner = origin.astype(np.float32) - center  # (B_k, 2), patch corner relative to the center
+            dx = (corner[:, 0, None] + offsets)[:, None, :]  # (B_k, 1, P)
+            dy = (corner[:, 1, None] + offsets)[:, :, None]  # (B_k, P, 1)
+            alpha = np.empty((len(scene_ids), patch, patch), dtype=np.float32)  # (B_k, P, P)
+            shape_ids = layout.shape_ids[scene_ids, k]
+            for shape_id, shape in enumerate(SHAPES):
+                chosen = shape_ids == shape_id
+                alpha[chosen] = coverage(signed_distance(shape, dx[chosen], dy[chosen], radius))
 
-        # Blend over the patch's current pixels ("under"): color + (under - color) * (1 - alpha).
-        # In-place steps, because fresh multi-MB temporaries cost more than the arithmetic.
-        blended = windows[scene_ids, origin[:, 1], origin[:, 0]].astype(np.float32)  # (B_k, 3, P, P)
-        color = palette[layout.color_ids[scene_ids, k]][:, :, None, None]  # (B_k, 3, 1, 1)
-        blended -= color
-        blended *= (1 - alpha)[:, None]
-        blended += color + 0.5  # + 0.5 rounds to nearest in the uint8 cast
-        windows[scene_ids, origin[:, 1], origin[:, 0]] = blended.astype(np.uint8)
+            # Blend over the patch's current pixels ("under"): color + (under - color) * (1 - alpha).
+            # In-place steps, because fresh multi-MB temporaries cost more than the arithmetic.
+            blended = windows[scene_ids, origin[:, 1], origin[:, 0]].astype(np.float32)  # (B_k, 3, P, P)
+            color = palette[layout.color_ids[scene_ids, k]][:, :, None, None]  # (B_k, 3, 1, 1)
+            blended -= color
+            blended *= (1 - alpha)[:, None]
+            blended += color + 0.5  # + 0.5 rounds to nearest in the uint8 cast
+            windows[scene_ids, origin[:, 1], origin[:, 0]] = blended.astype(np.uint8)
 # --8<-- [end:render]
 
 
