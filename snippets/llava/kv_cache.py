@@ -38,7 +38,6 @@ with torch.no_grad():
 seconds = {use_cache: min(runs) for use_cache, runs in seconds.items()}
 
 print("same tokens:", torch.equal(outputs[True], outputs[False]))
-print("generated shape:", tuple(outputs[True].shape))
 # --8<-- [end:compare]
 
 from vlmbook.book import markdown
