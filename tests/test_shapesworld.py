@@ -62,9 +62,10 @@ def resolve(phrase, objects):
                if (noun == "object" or o.shape == noun)
                and (size is None or o.size == size) and (color is None or o.color == color)]
     if superlative is not None:
-        axis, sign = {"leftmost": (0, 1), "rightmost": (0, -1), "topmost": (1, 1), "bottommost": (1, -1)}[superlative]
-        best = min(sign * o.center[axis] for o in matches)
-        matches = [o for o in matches if sign * o.center[axis] == best]
+        # The leftmost one must lie entirely left of every look-alike, so that the image leaves no doubt.
+        relation = {"leftmost": "left of", "rightmost": "right of", "topmost": "above", "bottommost": "below"}
+        matches = [o for o in matches
+                   if all(holds(relation[superlative], o, other) for other in matches if other is not o)]
     return matches
 
 
