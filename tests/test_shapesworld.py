@@ -427,6 +427,12 @@ def test_exists_yes_no_balanced(train_scenes):
     assert abs(answers["yes"] / total - 0.5) < 0.02, answers
 
 
+def test_count_answers_not_mostly_zero(train_scenes):
+    answers = Counter(qa.answer for scene in train_scenes for qa in scene.questions if qa.kind == "count")
+    assert answers["zero"] < 0.35 * sum(answers.values()), answers
+    assert {"zero", "one", "two", "three"} <= set(answers), answers
+
+
 def test_every_scene_has_count_and_exists(train_scenes):
     for scene in train_scenes:
         kinds = [qa.kind for qa in scene.questions]

@@ -34,10 +34,10 @@ a yellow triangle above a red circle
 ...     print(f"{qa.kind:>8}: {qa.question} {qa.answer}")
    color: what color is the large triangle? yellow
    shape: what shape is the small yellow object? triangle
-   count: how many yellow objects are there? two
-position: is the circle on the left or the right? left
+   count: how many red objects are there? one
+position: is the large triangle above or below the circle? above
   exists: is there a yellow triangle? yes
-  exists: is there an orange triangle? no
+  exists: is there a purple square? no
 >>> scene.image.size, scene.masks.shape
 ((64, 64), (3, 64, 64))
 >>> world.batch([0, 1, 2])["pixel_values"].shape

@@ -202,16 +202,17 @@ def make_questions(
                 questions.append(QA(f"what {kind} is {ref}?", answer, kind))
                 break
 
-    # Count: all objects, one shape or one color; the answer may be "zero".
+    # Count: all objects, one shape or one color. Half of the shape and color
+    # questions name a value that the scene has, so that "zero" stays a minority answer.
     form = rng.randrange(3)
     if form == 0:
         questions.append(QA("how many objects are there?", COUNT_WORDS[count], "count"))
     elif form == 1:
-        shape = rng.choice(SHAPES)
+        shape = rng.choice([o.shape for o in objects] if rng.random() < 0.5 else SHAPES)
         n = sum(o.shape == shape for o in objects)
         questions.append(QA(f"how many {PLURALS[shape]} are there?", COUNT_WORDS[n], "count"))
     else:
-        color = rng.choice(COLORS)
+        color = rng.choice([o.color for o in objects] if rng.random() < 0.5 else COLORS)
         n = sum(o.color == color for o in objects)
         questions.append(QA(f"how many {color} objects are there?", COUNT_WORDS[n], "count"))
 
