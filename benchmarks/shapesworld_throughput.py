@@ -8,8 +8,8 @@ objects, so the ratio is conservative. Two PIL baselines are timed:
 `pil_aliased` draws each image straight at its size (hard edges), and
 `pil_supersampled` draws at 4x and downsamples with a box filter, which is
 the plain way to get anti-aliased edges like the vectorized renderer's.
-Each number is the best of --repeats runs, and the ratios come from one
-process run, so machine load affects both sides alike.
+Each number is the best of --repeats rounds, and every round times all
+methods in turn, so that load from other processes affects them alike.
 """
 
 from __future__ import annotations
@@ -49,14 +49,19 @@ def draw_with_pil(scene: Scene, scale: int = 1) -> np.ndarray:
     return np.asarray(image)
 
 
-def best_seconds(run, repeats: int) -> float:
-    """Return the fastest wall-clock time of `repeats` calls of run()."""
-    times = []
+def best_seconds(methods: dict, repeats: int) -> dict:
+    """Return the fastest wall-clock time of each method over `repeats` rounds.
+
+    Each round calls every method once, so a burst of load from other
+    processes slows all methods of that round rather than one of them.
+    """
+    best = {name: float("inf") for name in methods}
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, run in methods.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
@@ -64,7 +69,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=8192, help="scenes per timed run (default 8192)")
     parser.add_argument("--batch-size", type=int, default=256, help="scenes per vectorized call (default 256)")
     parser.add_argument("--image-size", type=int, default=64, help="image side in pixels (default 64)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the best counts (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds; each method's best counts (default 5)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "shapesworld.json",
                         help="JSON file for the results (default benchmarks/results/shapesworld.json)")
     args = parser.parse_args()
@@ -74,18 +79,19 @@ def main() -> None:
     chunks = [indices[i:i + args.batch_size] for i in range(0, args.scenes, args.batch_size)]
     scenes = world.scenes(indices)  # ready-made objects for the PIL baselines, not timed
 
-    # Vectorized images only: sampling plus rendering, no Scene objects and no text.
-    images_seconds = best_seconds(lambda: [world.images(chunk) for chunk in chunks], args.repeats)
-
-    # Full scenes: pixel tensors plus Scene objects with their captions and questions.
     def full_scenes() -> None:
         for chunk in chunks:
             for scene in world.batch(chunk)["scenes"]:
                 scene.captions, scene.questions
 
-    full_seconds = best_seconds(full_scenes, args.repeats)
-    aliased_seconds = best_seconds(lambda: [draw_with_pil(s) for s in scenes], args.repeats)
-    supersampled_seconds = best_seconds(lambda: [draw_with_pil(s, SUPERSAMPLING) for s in scenes], args.repeats)
+    seconds = best_seconds({
+        # Images only: sampling plus rendering, no Scene objects and no text.
+        "vectorized_images": lambda: [world.images(chunk) for chunk in chunks],
+        # Full scenes: pixel tensors plus Scene objects with their captions and questions.
+        "vectorized_full_scenes_with_text": full_scenes,
+        "pil_aliased": lambda: [draw_with_pil(s) for s in scenes],
+        "pil_supersampled": lambda: [draw_with_pil(s, SUPERSAMPLING) for s in scenes],
+    }, args.repeats)
 
     # Same scenes: the anti-aliased PIL drawing and the vectorized one should nearly agree.
     sample = slice(0, 256)
@@ -93,14 +99,9 @@ def main() -> None:
     reference = np.stack([draw_with_pil(s, SUPERSAMPLING) for s in scenes[sample]]).astype(np.float32)
     mean_abs_difference = float(np.abs(vectorized - reference).mean())
 
-    rates = {
-        "vectorized_images": args.scenes / images_seconds,
-        "vectorized_full_scenes_with_text": args.scenes / full_seconds,
-        "pil_aliased": args.scenes / aliased_seconds,
-        "pil_supersampled": args.scenes / supersampled_seconds,
-    }
+    rates = {name: args.scenes / value for name, value in seconds.items()}
     results = {
-        "command": "python benchmarks/shapesworld_throughput.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["python benchmarks/shapesworld_throughput.py", *sys.argv[1:]]),
         "scenes": args.scenes,
         "image_size": args.image_size,
         "batch_size": args.batch_size,
