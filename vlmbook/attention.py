@@ -120,7 +120,7 @@ class KVCache:
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each (x_i, x_{i + d_head/2}) pair by its position's angle (Su et al. 2021, RoFormer, eq. 34).
+    """Rotate each (x_i, x_{i + d_head/2}) pair by its position's angle (RoFormer, Su et al. 2021, arXiv 2104.09864).
 
     The pairs are the two halves of the head, the layout Llama checkpoints use,
     rather than the paper's interleaved neighbours (x_2i, x_2i+1).
@@ -131,7 +131,7 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 def rotary_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosines and sines of the rotary angles position / theta^(2i / d_head) (Su et al. 2021, eq. 15).
+    """Return the cosines and sines of the rotary angles position / theta^(2i / d_head) (RoFormer).
 
     positions (B, T) -> cos, sin (B, T, d_head), each frequency repeated for both halves of the head.
     """
@@ -150,8 +150,8 @@ class MultiHeadAttention(nn.Module):
     given, Llama) and a key-value cache for decoding.
 
     ``forward`` returns ``(output, attn_weights)``. With ``self.fast = True`` it
-    runs ``attention_fast`` and the weights are None; models raise an error when
-    asked for attention maps in that mode instead of returning None.
+    runs ``attention_fast``, so the weights are None. Models asked for attention
+    maps in that mode raise an error instead of returning None.
     """
 
     def __init__(

@@ -1,15 +1,16 @@
 """BLIP from scratch: one ViT, and BERT-style text transformers that read it through cross-attention.
 
 Li et al. 2022, "BLIP: Bootstrapping Language-Image Pre-training for Unified
-Vision-Language Understanding and Generation", arXiv 2201.12086. Figure 2 shows
-the three heads built here, each sharing the ViT image encoder:
+Vision-Language Understanding and Generation", arXiv 2201.12086. Three models
+share the ViT image encoder:
 
-- image-text matching (ITM, equation 3's companion loss): the image-grounded
-  text encoder reads the image through cross-attention, and a linear head on
-  its [CLS] vector says "match" or "no match";
-- captioning (the LM loss): the image-grounded text decoder writes the caption;
-- visual question answering (section 5.3): the question is encoded with the
-  image, and the answer decoder reads the encoded question.
+- image-text matching (ITM, figure 2): the image-grounded text encoder reads
+  the image through cross-attention, and a linear head on its [CLS] vector
+  predicts "match" or "no match";
+- captioning (the language-modeling objective of figure 2): the image-grounded
+  text decoder writes the caption;
+- visual question answering: the question is encoded together with the image,
+  and an answer decoder reads the encoded question, not the image.
 
 The ViT here is pre-norm with a final LayerNorm on every token; the text
 transformers are post-norm (``vlmbook.text``), as in transformers' BLIP.
@@ -34,7 +35,7 @@ from torch import nn
 from vlmbook.attention import check_weights_available
 from vlmbook.text import TextConfig, TextDecoder, TextOutput, TextTransformer, text_state_dict_from_hf
 from vlmbook.transformer import read_hf_folder
-from vlmbook.vision import VisionTransformer, ViTConfig, vit_state_dict_from_hf
+from vlmbook.vision import VisionOutput, VisionTransformer, ViTConfig, vit_state_dict_from_hf
 
 
 def blip_vit_tiny() -> ViTConfig:
@@ -71,7 +72,7 @@ class BlipConfig:
 
 
 class BlipBase(nn.Module):
-    """What the three BLIP heads share: the ViT and the loading from a Hugging Face folder."""
+    """Base of the three BLIP models: the shared ViT and loading from a Hugging Face folder."""
 
     hf_text_modules: dict[str, str] = {}  # Hugging Face prefix -> our attribute
 
@@ -81,7 +82,9 @@ class BlipBase(nn.Module):
         self.vision = VisionTransformer(config.vision)
 
     # --8<-- [start:encode_image]
-    def encode_image(self, pixel_values: torch.Tensor, output_attentions: bool = False):
+    def encode_image(
+        self, pixel_values: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, VisionOutput]:
         """Return every image token after BLIP's final LayerNorm (B, N_img, D_img), and the ViT's output."""
         vision_out = self.vision(pixel_values, output_attentions=output_attentions)
         return self.vision.final_norm(vision_out.last_hidden_state), vision_out  # (B, N_img, D_img)
@@ -107,7 +110,7 @@ class BlipBase(nn.Module):
 
 
 class BlipForImageTextMatching(BlipBase):
-    """BLIP's image-grounded text encoder with its ITM head (figure 2, the middle column).
+    """BLIP's image-grounded text encoder with its ITM head (figure 2 of the paper).
 
     Loads ``BlipForImageTextRetrieval``: ``forward`` is its ``use_itm_head=True``
     path and ``contrastive_scores`` its ``use_itm_head=False`` path.
@@ -154,7 +157,7 @@ class BlipForImageTextMatching(BlipBase):
 
 
 class BlipForCaptioning(BlipBase):
-    """BLIP's image-grounded text decoder (figure 2, the right column). Loads ``BlipForConditionalGeneration``."""
+    """BLIP's image-grounded text decoder (figure 2 of the paper). Loads ``BlipForConditionalGeneration``."""
 
     hf_text_modules = {"text_decoder.": "text_decoder"}
 
@@ -192,7 +195,7 @@ class BlipForCaptioning(BlipBase):
 
 
 class BlipForQuestionAnswering(BlipBase):
-    """BLIP's VQA model (section 5.3): a question encoder that reads the image, and an answer decoder."""
+    """BLIP's VQA model: a question encoder that reads the image, and an answer decoder."""
 
     hf_text_modules = {"text_encoder.": "text_encoder", "text_decoder.": "text_decoder"}
 
@@ -220,7 +223,7 @@ class BlipForQuestionAnswering(BlipBase):
         question = self.encode_question(input_ids, pixel_values, attention_mask).hidden_states  # (B, T_q, D_txt)
         # NOTE: transformers 5.25 drops encoder_attention_mask inside BlipTextAttention,
         # so its answer decoder attends to padded question positions too. We do the
-        # same to match it; pass context_mask=attention_mask to mask them instead.
+        # same to match it, although TextDecoder accepts a context_mask that would mask them.
         return self.text_decoder(decoder_input_ids, question)
 
     @torch.no_grad()

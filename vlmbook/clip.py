@@ -2,10 +2,10 @@
 
 Radford et al. 2021, "Learning Transferable Visual Models From Natural Language
 Supervision", arXiv 2103.00020. An image encoder and a text encoder each map
-their input to one vector; both vectors are projected to a shared space and
-L2-normalized, and the cosine similarity of every image with every caption in a
-batch, times a learned temperature, is trained with a symmetric cross-entropy
-(figure 3 of the paper) so that the matching pairs on the diagonal win.
+their input to one vector. Both vectors are projected to a shared space and
+L2-normalized. Training scales the cosine similarity of every image with every
+caption in a batch by a learned temperature and applies a symmetric
+cross-entropy (figure 3 of the paper), so that the matching pairs win.
 
 This module loads the weights of Hugging Face's ``CLIPModel`` and computes the
 same embeddings and logits (tests/test_parity_clip.py).
@@ -38,7 +38,7 @@ class CLIPConfig:
 
     vision: ViTConfig = field(default_factory=ViTConfig.tiny)  # the image tower
     vocab_size: int = 64  # ShapesWorld needs a few dozen words plus special tokens
-    context_length: int = 16  # longest caption in tokens, start and end tokens included
+    context_length: int = 16  # maximum caption length in tokens, start and end tokens included
     text_width: int = 64  # D_txt
     text_layers: int = 2
     text_heads: int = 4
@@ -48,7 +48,7 @@ class CLIPConfig:
     eos_token_id: int = 2  # the text embedding is read at this token, the end of the caption
     embed_dim: int = 32  # D_emb: the shared space only has to separate ShapesWorld's captions
     logit_scale_init: float = math.log(1 / 0.07)  # temperature 0.07 at the start of training, as in the paper
-    max_logit_scale: float = 100.0  # the paper clips the scale at 100 so training stays stable
+    max_logit_scale: float = 100.0  # CLIP clips the logit scale at 100 to keep training stable
 
     @classmethod
     def tiny(cls) -> CLIPConfig:
@@ -100,7 +100,7 @@ class CLIPOutput:
 
 
 class CLIPTextTransformer(nn.Module):
-    """CLIP's text tower: a causal pre-norm transformer read out at the end-of-text token (paper, section 2.4)."""
+    """CLIP's text tower: a causal pre-norm transformer read out at the end-of-text token (Radford et al. 2021)."""
 
     def __init__(self, config: CLIPConfig):
         super().__init__()
@@ -134,7 +134,7 @@ class CLIPTextTransformer(nn.Module):
         # Token plus position embeddings.
         x = self.token_embedding(input_ids) + self.position_embedding[:length]  # (B_txt, T_txt, D_txt)
 
-        # Causal blocks: each token sees itself and the tokens before it, never padding.
+        # Causal blocks: each token attends to itself and the tokens before it, never to padding.
         mask = build_mask(attention_mask, length, length, causal=True, device=input_ids.device)
         attentions = []
         for block in self.blocks:
@@ -193,7 +193,7 @@ class CLIP(nn.Module):
 
     # --8<-- [start:temperature]
     def temperature_scale(self) -> torch.Tensor:
-        """exp(logit_scale), clipped at ``max_logit_scale`` (the paper's clip at 100)."""
+        """Return exp(logit_scale), clipped at ``max_logit_scale`` (100 in the CLIP paper)."""
         # NOTE: transformers' CLIPModel applies no clip in its forward pass, so the
         # two agree only while exp(logit_scale) <= 100, which holds for trained CLIPs.
         return self.logit_scale.exp().clamp(max=self.config.max_logit_scale)

@@ -2,10 +2,10 @@
 
 Images: every input becomes an upright 8-bit RGB ``PIL.Image``, which both the
 vlmbook models and transformers' image processors read the same way.
-Grayscale, palette, 16-bit and CMYK images are converted; transparent pixels
-become white; a JPEG's EXIF orientation is applied; arrays may be channels-first
-or channels-last, and float arrays in [0, 1] are scaled to 0-255 exactly once
-(an image processor then rescales by 1/255 once).
+Grayscale, palette, 16-bit and CMYK images are converted, and transparent
+pixels become white. A JPEG's EXIF orientation is applied. Arrays may be
+channels-first or channels-last. Float arrays in [0, 1] are scaled to 0-255
+exactly once, so an image processor's rescale by 1/255 restores them.
 
 Text: captions longer than the model's context are truncated with the
 end-of-text token kept, because CLIP reads the caption at that token.

@@ -1,8 +1,8 @@
 """LLaVA from scratch: image patches, projected into a language model's token space.
 
-Liu et al. 2023, "Visual Instruction Tuning", arXiv 2304.08485, section 4.1 and
-equation 1: H_v = W * Z_v, where Z_v are the patch features of a frozen CLIP
-ViT and W a projection (LLaVA-1.5, arXiv 2310.03744, makes it a two-layer MLP).
+Liu et al. 2023, "Visual Instruction Tuning", arXiv 2304.08485: H_v = W * Z_v,
+where Z_v are the patch features of a frozen CLIP ViT and W a projection
+(LLaVA-1.5, arXiv 2310.03744, makes it a two-layer MLP).
 The projected patches replace the image placeholder tokens of the prompt, and a
 decoder-only language model (here Llama-style: RMSNorm, rotary positions,
 SwiGLU) continues the text.
@@ -38,7 +38,7 @@ class LlavaConfig:
     """Sizes of a LLaVA model. Defaults are the ``tiny`` preset trained on ShapesWorld."""
 
     vision: ViTConfig = field(default_factory=ViTConfig.tiny)  # a CLIP vision tower
-    vision_feature_layer: int = -2  # LLaVA reads the second-to-last layer, which the paper found more general
+    vision_feature_layer: int = -2  # the second-to-last layer, whose features the LLaVA paper finds more local
     keep_cls_token: bool = False  # the "default" strategy drops CLS; "full" keeps it
     vocab_size: int = 64  # ShapesWorld words, special tokens and the image placeholder
     text_width: int = 64  # D_txt
@@ -91,6 +91,8 @@ class LlavaConfig:
         if head_dim * heads != text.get("hidden_size", 4096):
             raise ValueError(f"head_dim={head_dim} times {heads} heads must equal hidden_size; other layouts are not supported")
         rope = text.get("rope_parameters") or {}
+        if rope.get("rope_type", "default") != "default":
+            raise ValueError(f"rope_type={rope['rope_type']!r} is not supported; only the original RoPE ('default') is")
         return cls(
             vision=ViTConfig.from_hf(hf.get("vision_config", {}), clip_style=True),
             vision_feature_layer=feature_layer,
@@ -113,7 +115,7 @@ class LlavaConfig:
 
 
 class LlamaDecoder(nn.Module):
-    """Decoder-only language model in the Llama layout (Touvron et al. 2023, arXiv 2302.13971, section 2.2)."""
+    """Decoder-only language model in the Llama layout (Touvron et al. 2023, arXiv 2302.13971)."""
 
     def __init__(self, config: LlavaConfig):
         super().__init__()
@@ -252,8 +254,8 @@ class Llava(nn.Module):
         use_cache: bool = True,
     ) -> torch.Tensor:
         """Greedy decoding: return the prompt followed by the generated ids (B, T + new)."""
-        # NOTE: prompts in a batch must have the same length; left padding would
-        # need position ids that skip the pads, which this loop does not compute.
+        # NOTE: prompts in a batch must have the same length. Left padding would
+        # need position ids that skip the pads, and this loop does not compute them.
         eos = self.config.eos_token_id
         pad = self.config.pad_token_id if self.config.pad_token_id is not None else eos
         embeds = self.merge_image_features(input_ids, self.image_features(pixel_values))  # (B, T, D_txt)
@@ -290,7 +292,8 @@ class Llava(nn.Module):
             normalized[name] = tensor
 
         ours = vit_state_dict_from_hf(normalized, "vision_tower.", "vision.")
-        # The vision tower's final norm is never used: LLaVA reads an earlier layer.
+        # LLaVA reads hidden states from before the tower's final norm, so that norm is
+        # unused and a checkpoint may leave it out.
         ours.setdefault("vision.final_norm.weight", torch.ones(config.vision.width))
         ours.setdefault("vision.final_norm.bias", torch.zeros(config.vision.width))
         for name, tensor in normalized.items():

@@ -1,7 +1,7 @@
 """BLIP's text transformer: a BERT encoder or decoder that reads an image through cross-attention.
 
 Li et al. 2022, "BLIP: Bootstrapping Language-Image Pre-training", arXiv
-2201.12086, section 3.1 and figure 2: the image-grounded text encoder adds a
+2201.12086, figure 2: the image-grounded text encoder adds a
 cross-attention layer between the self-attention and the feed-forward network
 of each BERT layer (Devlin et al. 2018, arXiv 1810.04805), and the
 image-grounded text decoder is the same stack with causal self-attention.
@@ -35,17 +35,17 @@ from vlmbook.transformer import MLP, activation
 class TextConfig:
     """Sizes of BLIP's text transformer. Defaults are the ``tiny`` preset trained on ShapesWorld."""
 
-    vocab_size: int = 64  # ShapesWorld words plus [PAD], [CLS], [SEP], [DEC] and friends
+    vocab_size: int = 64  # ShapesWorld words plus special tokens such as [PAD], [CLS], [SEP] and [DEC]
     width: int = 64  # D_txt
     num_layers: int = 2
     num_heads: int = 4
     mlp_dim: int = 256
-    max_positions: int = 32  # longest question or caption in tokens
+    max_positions: int = 32  # maximum question or caption length in tokens
     context_width: int = 64  # D_ctx: the width of the image features cross-attention reads
     act: str = "gelu"  # BERT's exact GELU
     norm_eps: float = 1e-12  # BERT's LayerNorm epsilon, far smaller than the vision tower's 1e-5
     pad_token_id: int = 0  # BERT's [PAD]
-    bos_token_id: int = 30522  # BLIP's [DEC] token, which starts every caption and answer
+    bos_token_id: int = 30522  # BLIP's [DEC] token, the first token of every generated caption
     sep_token_id: int = 102  # BERT's [SEP], where generation stops
     tie_word_embeddings: bool = True  # the LM head reuses the word embeddings, as in BERT and BLIP
 
@@ -55,7 +55,7 @@ class TextConfig:
 
     @classmethod
     def bert_base(cls) -> TextConfig:
-        """The text side of ``Salesforce/blip-image-captioning-base``, for reference."""
+        """Return the text side of ``Salesforce/blip-image-captioning-base``, for reference."""
         return cls(vocab_size=30524, width=768, num_layers=12, num_heads=12, mlp_dim=3072, max_positions=512,
                    context_width=768)
 
@@ -192,7 +192,7 @@ class LMHead(nn.Module):
 
 
 class TextDecoder(nn.Module):
-    """BLIP's image-grounded text decoder (section 3.1): causal text transformer plus LM head."""
+    """BLIP's image-grounded text decoder: causal text transformer plus LM head."""
 
     def __init__(self, config: TextConfig):
         super().__init__()

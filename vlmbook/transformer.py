@@ -65,7 +65,7 @@ class MLP(nn.Module):
 
 # --8<-- [start:llama_parts]
 class RMSNorm(nn.Module):
-    """Root-mean-square norm (Zhang and Sennrich 2019, equation 4): x / rms(x) * g, no mean, no bias."""
+    """Root-mean-square norm (Zhang and Sennrich 2019, arXiv 1910.07467): x / rms(x) * g, no mean, no bias."""
 
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -79,7 +79,7 @@ class RMSNorm(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    """Gated MLP (Shazeer 2020, "GLU Variants Improve Transformer", equation 6): down(silu(gate(x)) * up(x))."""
+    """Gated MLP (Shazeer 2020, "GLU Variants Improve Transformer", arXiv 2002.05202): down(silu(gate(x)) * up(x))."""
 
     def __init__(self, dim: int, hidden_dim: int):
         super().__init__()

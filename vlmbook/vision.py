@@ -78,7 +78,7 @@ class ViTConfig:
 
 @dataclass
 class VisionOutput:
-    """What the ViT computes for a batch of images."""
+    """Hidden states and attention maps of the ViT for a batch of images."""
 
     last_hidden_state: torch.Tensor  # (B, 1 + N_patch, D_img), before the final norm
     hidden_states: list[torch.Tensor] = field(default_factory=list)  # embeddings, then each block's output

@@ -2,10 +2,10 @@
 
 Works on the from-scratch models of vlmbook and on ``transformers`` models.
 Fused attention (PyTorch SDPA, or our ``fast`` path) computes no weights, and
-transformers' SDPA models then return an empty tuple of attentions; every
-function here therefore runs the model with weight-returning attention for the
-duration of the call and warns that it switched, and raises if no weights come
-back anyway. It never returns None in place of a map.
+transformers' SDPA models then return an empty tuple of attentions. Every
+function here therefore switches the model to weight-returning attention for
+the duration of the call, with a warning. If no weights come back anyway, it
+raises instead of returning None.
 
 Token layout: a ViT sequence is ``num_prefix_tokens`` non-patch tokens (CLS,
 registers) followed by the patches in row-major order, top-left first. Maps are
@@ -71,7 +71,7 @@ def is_transformers_model(model: nn.Module) -> bool:
 
 @torch.no_grad()
 def vision_attentions(model: nn.Module, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-    """Each ViT layer's attention weights, list of L tensors (B, H, N, N).
+    """Run the vision tower and return each layer's attention weights, L tensors (B, H, N, N).
 
     ``model`` is a vlmbook ``VisionTransformer`` or a model with one (CLIP, BLIP,
     LLaVA), or a transformers CLIP, BLIP or LLaVA model or vision model.
@@ -119,7 +119,7 @@ def to_patch_grid(
 def cls_attention_maps(
     attentions: Sequence[torch.Tensor], grid: tuple[int, int], num_prefix_tokens: int = 1
 ) -> torch.Tensor:
-    """How much the CLS token attends to each patch, per layer and head: (B, L, H, gh, gw)."""
+    """Map how much the CLS token attends to each patch, per layer and head: (B, L, H, gh, gw)."""
     cls_rows = torch.stack([layer[:, :, 0, :] for layer in attentions], dim=1)  # (B, L, H, N)
     return to_patch_grid(cls_rows, grid, num_prefix_tokens)
 # --8<-- [end:cls_maps]
@@ -129,10 +129,10 @@ def cls_attention_maps(
 def attention_rollout(
     attentions: Sequence[torch.Tensor], grid: tuple[int, int], num_prefix_tokens: int = 1
 ) -> torch.Tensor:
-    """Attention rollout (Abnar and Zuidema 2020, arXiv 2005.00928, section 3): (B, gh, gw).
+    """Attention rollout (Abnar and Zuidema 2020, arXiv 2005.00928) from the CLS token: (B, gh, gw).
 
     Each layer's head-averaged attention gets the identity added for the residual
-    connection and is row-normalized again; the product over layers estimates
+    connection and is row-normalized again. The product over layers estimates
     how much each input token flows into the CLS token at the top.
     """
     rollout = None
@@ -152,10 +152,10 @@ def cross_attention_maps(
     num_prefix_tokens: int = 1,
     layer: int | None = None,
 ) -> torch.Tensor:
-    """Where each text token looks in the image: (B, T, gh, gw), averaged over heads.
+    """Map where each text token looks in the image: (B, T, gh, gw), averaged over heads.
 
-    ``cross_attentions`` holds one (B, H, T, N) tensor per decoder layer; ``layer``
-    picks one, or None averages all layers.
+    ``cross_attentions`` contains one (B, H, T, N) tensor per decoder layer.
+    ``layer`` picks one of them, and None averages all layers.
     """
     chosen = cross_attentions if layer is None else [cross_attentions[layer]]
     weights = torch.stack(list(chosen)).mean(dim=(0, 2))  # (B, T, N)
@@ -188,7 +188,7 @@ def caption_cross_attention(
 def llava_image_attention(
     model: nn.Module, input_ids: torch.Tensor, pixel_values: torch.Tensor, layer: int = -1
 ) -> torch.Tensor:
-    """How much each prompt position attends to each image patch in LLaVA's decoder: (B, T, gh, gw).
+    """Map how much each prompt position attends to each image patch in LLaVA's decoder: (B, T, gh, gw).
 
     The image tokens sit inside the text sequence, so their columns of the
     decoder's self-attention are the "cross-attention" to the image. Only the
