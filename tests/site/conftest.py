@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import socket
 import threading
+import time
 
 import pytest
 from filelock import FileLock
@@ -20,34 +22,43 @@ from filelock import FileLock
 from sitetools import CHROMIUM, CHROMIUM_ARGS, ROOT, BuiltSite, mkdocs_build
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> BuiltSite:
-    """Build the book once per session, shared by all xdist workers."""
-    import time
+    """Build the book once per session, shared by all xdist workers.
 
+    The build's site_url names the port that `site_server` will serve on:
+    Material's language switcher matches page URLs against the sitemap,
+    whose URLs come from site_url, and it compares ports too.
+    """
     # Under xdist each worker has its own basetemp inside the session's folder.
     basetemp = tmp_path_factory.getbasetemp()
     shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
     site_dir = shared / "built-site"
     log_file = shared / "built-site.log"
-    done = shared / "built-site.done"
+    done = shared / "built-site.json"
     with FileLock(str(shared / "built-site.lock")):
         if not done.exists():
             shutil.rmtree(site_dir, ignore_errors=True)
+            port = _free_port()
             started = time.perf_counter()
-            result = mkdocs_build(ROOT / "mkdocs.yml", site_dir)
+            result = mkdocs_build(
+                ROOT / "mkdocs.yml", site_dir, SITE_URL=f"http://127.0.0.1:{port}/"
+            )
             seconds = time.perf_counter() - started
             log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
             if result.returncode != 0:
                 pytest.fail(f"mkdocs build --strict failed:\n{result.stdout}{result.stderr}")
-            done.write_text(f"{seconds:.2f}", encoding="utf-8")
-    return BuiltSite(site_dir, log_file.read_text(encoding="utf-8"), float(done.read_text()))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+            done.write_text(json.dumps({"seconds": seconds, "port": port}), encoding="utf-8")
+    facts = json.loads(done.read_text(encoding="utf-8"))
+    return BuiltSite(
+        site_dir, log_file.read_text(encoding="utf-8"), facts["seconds"], facts["port"]
+    )
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -57,9 +68,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def site_server(built_site):
-    """Serve the built site on 127.0.0.1 at a free port; yield its base URL."""
+    """Serve the built site on 127.0.0.1 at the port its site_url names; yield the URL."""
     handler = functools.partial(_QuietHandler, directory=str(built_site.path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", built_site.port), handler)
+    except OSError as error:
+        pytest.fail(f"cannot serve the site on port {built_site.port}, free at build time: {error}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

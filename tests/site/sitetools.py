@@ -33,6 +33,7 @@ class BuiltSite:
     path: Path  # the site folder
     log: str  # what mkdocs printed
     seconds: float  # wall time of the build
+    port: int  # the 127.0.0.1 port that the build's site_url names
 
 
 def mkdocs_build(config_file: Path, site_dir: Path, **env: str) -> subprocess.CompletedProcess:

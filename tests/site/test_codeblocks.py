@@ -5,8 +5,9 @@ pytest-codeblocks' own parser and run one block at a time, a ``cont`` block
 together with the blocks it continues. The Korean edition runs; a test proves
 that the English edition shows the same code. Notebooks run with nbclient.
 
-All tests here share one xdist group, so they run in one worker in file
-order and the audit at the end sees what the others executed.
+`make test` distributes tests by file (``--dist loadfile``), so all tests
+here run in one worker in file order and the audit at the end sees what the
+others executed. Run alone, the audit first runs what is missing itself.
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ from vlmbook.book.pages import (
     normalize_code,
     shown_code_blocks,
 )
-
-pytestmark = pytest.mark.xdist_group("codeblocks")
 
 CONFIG = load_site_config(ROOT / "mkdocs.yml")
 PAGES = sorted(DOCS.rglob("*.md"))
