@@ -21,6 +21,7 @@ from vlmbook.clip import CLIP
 from vlmbook.shapesworld import ShapesWorld
 from vlmbook.vision import VisionTransformer, ViTConfig
 from vlmbook.viz import (
+    answer_cross_attention,
     attention_rollout,
     caption_cross_attention,
     cls_attention_maps,
@@ -220,4 +221,49 @@ def test_llava_image_attention_matches_transformers(tmp_path):
         warnings.simplefilter("ignore")
         theirs = llava_image_attention(reference, input_ids, pixel_values)
     assert mine.shape == (1, 21, 4, 4)
+    assert torch.allclose(mine, theirs, atol=1e-6)
+
+
+def test_answer_cross_attention_matches_transformers(tmp_path):
+    """Answer-token-to-patch maps of the vlmbook VQA model equal those of transformers' BLIP VQA."""
+    from vlmbook.blip import BlipForQuestionAnswering
+
+    torch.manual_seed(0)
+    config = transformers.BlipConfig(
+        text_config=dict(vocab_size=99, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, encoder_hidden_size=32, bos_token_id=97),
+        vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=4),
+    )
+    transformers.BlipForQuestionAnswering(config).save_pretrained(tmp_path)
+    reference = transformers.BlipForQuestionAnswering.from_pretrained(tmp_path).eval()
+    ours = BlipForQuestionAnswering.from_pretrained(tmp_path)
+    input_ids, answer_ids = torch.tensor([[2, 10, 11, 12, 3]]), torch.tensor([[97, 20, 3]])
+    pixel_values = torch.rand(1, 3, 32, 32)
+    mine = answer_cross_attention(ours, input_ids, pixel_values, answer_ids)
+    theirs = answer_cross_attention(reference, input_ids, pixel_values, answer_ids)
+    assert mine.shape == (1, 3, 4, 4)
+    assert torch.allclose(mine, theirs, atol=1e-6)
+    # Chained distributions without the CLS column sum to at most 1 per answer token.
+    assert torch.all(mine.sum(dim=(2, 3)) <= 1 + 1e-6)
+
+
+def test_llava_vision_attentions_match_transformers(tmp_path):
+    """CLS maps from transformers' LLaVA vision tower (run on SDPA) equal those of vlmbook's LLaVA."""
+    from vlmbook.llava import Llava
+
+    torch.manual_seed(0)
+    vision = transformers.CLIPVisionConfig(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64,
+                                           num_hidden_layers=2, num_attention_heads=4)
+    text = transformers.LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                    num_attention_heads=4)
+    transformers.LlavaForConditionalGeneration(
+        transformers.LlavaConfig(vision_config=vision, text_config=text, image_token_id=99)
+    ).save_pretrained(tmp_path)
+    reference = transformers.LlavaForConditionalGeneration.from_pretrained(tmp_path).eval()
+    pixel_values = torch.rand(1, 3, 32, 32)
+    with pytest.warns(UserWarning, match="switching to 'eager'"):
+        theirs = cls_attention_maps(vision_attentions(reference, pixel_values), (4, 4))
+    mine = cls_attention_maps(vision_attentions(Llava.from_pretrained(tmp_path), pixel_values), (4, 4))
+    assert mine.shape == (1, 2, 4, 4, 4)
     assert torch.allclose(mine, theirs, atol=1e-6)

@@ -185,6 +185,42 @@ def caption_cross_attention(
 
 
 @torch.no_grad()
+def answer_cross_attention(
+    model: nn.Module,
+    input_ids: torch.Tensor,
+    pixel_values: torch.Tensor,
+    answer_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Map each answer token of a BLIP VQA model onto the image patches: (B, T_answer, gh, gw).
+
+    BLIP's answer decoder reads the encoded question, not the image, so the map
+    chains two steps, each averaged over heads and layers: answer token ->
+    question token (decoder cross-attention), then question token -> patch
+    (question encoder cross-attention). ``model`` is a vlmbook
+    ``BlipForQuestionAnswering`` or a transformers ``BlipForQuestionAnswering``.
+    """
+    with weight_returning_attention(model):
+        if is_transformers_model(model):
+            image_embeds = model.vision_model(pixel_values=pixel_values).last_hidden_state
+            question = model.text_encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                          encoder_hidden_states=image_embeds, output_attentions=True)
+            answer = model.text_decoder(input_ids=answer_ids, encoder_hidden_states=question.last_hidden_state,
+                                        output_attentions=True)
+            question_cross, answer_cross = question.cross_attentions, answer.cross_attentions
+            grid_size = model.config.vision_config.image_size // model.config.vision_config.patch_size
+        else:
+            question = model.encode_question(input_ids, pixel_values, attention_mask)
+            _, answer = model.text_decoder(answer_ids, question.hidden_states)
+            question_cross, answer_cross = question.cross_attentions, answer.cross_attentions
+            grid_size = model.config.vision.grid_size
+    question_to_image = torch.stack(require_weights(question_cross, "question")).mean(dim=(0, 2))  # (B, T_q, N)
+    answer_to_question = torch.stack(require_weights(answer_cross, "answer")).mean(dim=(0, 2))  # (B, T_answer, T_q)
+    answer_to_image = answer_to_question @ question_to_image  # (B, T_answer, N)
+    return to_patch_grid(answer_to_image, (grid_size, grid_size))
+
+
+@torch.no_grad()
 def llava_image_attention(
     model: nn.Module, input_ids: torch.Tensor, pixel_values: torch.Tensor, layer: int = -1
 ) -> torch.Tensor:
