@@ -267,3 +267,23 @@ def test_llava_vision_attentions_match_transformers(tmp_path):
     mine = cls_attention_maps(vision_attentions(Llava.from_pretrained(tmp_path), pixel_values), (4, 4))
     assert mine.shape == (1, 2, 4, 4, 4)
     assert torch.allclose(mine, theirs, atol=1e-6)
+
+
+def test_viz_casts_float64_pixels():
+    """float64 pixels from numpy reach a float32 model as float32 and give the same maps."""
+    scene, pixels = corner_scene((52, 12))
+    image = np.asarray(scene.image) / 255
+    model = object_detector_vit(image[12, 52], image[32, 32])
+    single = cls_attention_maps(vision_attentions(model, pixels), GRID)
+    double = cls_attention_maps(vision_attentions(model, pixels.double()), GRID)
+    assert double.dtype == torch.float32
+    assert torch.equal(single, double)
+
+
+def test_overlay_accepts_channels_first_array():
+    """overlay reads the image through to_rgb, so a (3, H, W) float array works."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = overlay(np.random.default_rng(0).random((3, 16, 16)), torch.rand(2, 2))
+    assert ax.get_images()[0].get_array().shape == (16, 16, 3)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from vlmbook.attention import MultiHeadAttention
+from vlmbook.images import match_model, to_rgb
 
 
 # --8<-- [start:switch]
@@ -60,6 +61,7 @@ def weight_returning_attention(model: nn.Module) -> Iterator[None]:
 
 
 def require_weights(attentions: Sequence[torch.Tensor | None] | None, what: str) -> list[torch.Tensor]:
+    """Return ``attentions`` as a list, or raise if the model returned none."""
     if not attentions or any(a is None for a in attentions):
         raise RuntimeError(f"the model returned no {what} attention weights; run it with eager attention")
     return list(attentions)
@@ -76,6 +78,7 @@ def vision_attentions(model: nn.Module, pixel_values: torch.Tensor) -> list[torc
     ``model`` is a vlmbook ``VisionTransformer`` or a model with one (CLIP, BLIP,
     LLaVA), or a transformers CLIP, BLIP or LLaVA model or vision model.
     """
+    pixel_values = match_model({"pixel_values": pixel_values}, model)["pixel_values"]
     with weight_returning_attention(model):
         if is_transformers_model(model):
             if hasattr(model, "vision_model"):
@@ -171,6 +174,7 @@ def caption_cross_attention(
 
     ``model`` is a vlmbook ``BlipForCaptioning`` or a transformers ``BlipForConditionalGeneration``.
     """
+    pixel_values = match_model({"pixel_values": pixel_values}, model)["pixel_values"]
     with weight_returning_attention(model):
         if is_transformers_model(model):
             image_embeds = model.vision_model(pixel_values=pixel_values).last_hidden_state
@@ -200,6 +204,7 @@ def answer_cross_attention(
     (question encoder cross-attention). ``model`` is a vlmbook
     ``BlipForQuestionAnswering`` or a transformers ``BlipForQuestionAnswering``.
     """
+    pixel_values = match_model({"pixel_values": pixel_values}, model)["pixel_values"]
     with weight_returning_attention(model):
         if is_transformers_model(model):
             image_embeds = model.vision_model(pixel_values=pixel_values).last_hidden_state
@@ -230,6 +235,7 @@ def llava_image_attention(
     decoder's self-attention are the "cross-attention" to the image. Only the
     "default" strategy (CLS dropped) is supported.
     """
+    pixel_values = match_model({"pixel_values": pixel_values}, model)["pixel_values"]
     with weight_returning_attention(model):
         if is_transformers_model(model):
             attentions = model(input_ids=input_ids, pixel_values=pixel_values, output_attentions=True).attentions
@@ -261,10 +267,10 @@ def upsample(heatmap: torch.Tensor | np.ndarray, size: tuple[int, int]) -> np.nd
 
 
 def overlay(image, heatmap: torch.Tensor | np.ndarray, ax=None, alpha: float = 0.5, cmap: str = "inferno", title=None):
-    """Draw ``heatmap`` (gh, gw) over ``image`` (PIL image or H x W x 3 array) on a matplotlib Axes."""
+    """Draw ``heatmap`` (gh, gw) over ``image`` (anything ``to_rgb`` reads) on a matplotlib Axes."""
     import matplotlib.pyplot as plt
 
-    pixels = np.asarray(image)
+    pixels = np.asarray(to_rgb(image))
     if ax is None:
         _, ax = plt.subplots(figsize=(3, 3))
     ax.imshow(pixels)
