@@ -107,6 +107,7 @@ def attention_fast(
 # --8<-- [end:attention_fast]
 
 
+# --8<-- [start:kv_cache]
 @dataclass
 class KVCache:
     """Keys and values one attention layer has already computed, kept between decoding steps."""
@@ -117,8 +118,10 @@ class KVCache:
     @property
     def length(self) -> int:
         return 0 if self.keys is None else self.keys.shape[2]
+# --8<-- [end:kv_cache]
 
 
+# --8<-- [start:rotary]
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate each (x_i, x_{i + d_head/2}) pair by its position's angle (RoFormer, Su et al. 2021, arXiv 2104.09864).
 
@@ -139,8 +142,10 @@ def rotary_angles(positions: torch.Tensor, head_dim: int, theta: float) -> tuple
     angles = positions[..., None].float() * inv_freq  # (B, T, d_head / 2)
     angles = torch.cat([angles, angles], dim=-1)  # (B, T, d_head)
     return angles.cos(), angles.sin()
+# --8<-- [end:rotary]
 
 
+# --8<-- [start:multi_head]
 class MultiHeadAttention(nn.Module):
     """Multi-head self- or cross-attention (Vaswani et al. 2017, section 3.2.2).
 
@@ -229,6 +234,7 @@ class MultiHeadAttention(nn.Module):
         batch, _, length, _ = context_vectors.shape
         merged = context_vectors.transpose(1, 2).reshape(batch, length, -1)  # (B, T_q, D)
         return self.out_proj(merged), attn_weights
+# --8<-- [end:multi_head]
 
 
 def set_fast_attention(model: nn.Module, enabled: bool) -> nn.Module:

@@ -141,6 +141,7 @@ class LlamaDecoder(nn.Module):
     def new_cache(self) -> list[KVCache]:
         return [KVCache() for _ in self.blocks]
 
+    # --8<-- [start:decoder_forward]
     def forward(
         self,
         inputs_embeds: torch.Tensor,
@@ -163,6 +164,7 @@ class LlamaDecoder(nn.Module):
             x, attn_weights = block(x, mask=mask, cache=cache[i] if cache else None, rotary=rotary)
             attentions.append(attn_weights)
         return self.lm_head(self.norm(x)), attentions  # (B, T, V)
+    # --8<-- [end:decoder_forward]
 
 
 # --8<-- [start:projector]
