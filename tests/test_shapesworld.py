@@ -147,6 +147,19 @@ def test_train_covers_every_seen_pair(train_scenes):
     assert pairs == set(shapesworld_module.SEEN_PAIRS)
 
 
+def test_counts_cells_and_sizes_uniform():
+    world = ShapesWorld("train", min_objects=1, max_objects=4, num_scenes=4000)
+    scenes = world.scenes(range(4000))
+    counts = Counter(len(scene.objects) for scene in scenes)
+    cells = Counter(cell for scene in scenes for cell in scene.cells)
+    sizes = Counter(obj.size for scene in scenes for obj in scene.objects)
+    assert set(counts) == {1, 2, 3, 4}
+    assert max(counts.values()) < 1.15 * min(counts.values()), counts
+    assert len(cells) == 9
+    assert max(cells.values()) < 1.15 * min(cells.values()), cells
+    assert max(sizes.values()) < 1.1 * min(sizes.values()), sizes
+
+
 # --- geometry, masks and rendering ---------------------------------------------
 
 @settings(max_examples=40, deadline=None)
