@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from vlmbook.book.pages import (
     load_site_config,
     normalize_code,
     shown_code_blocks,
+    unexecuted_blocks,
 )
 
 CONFIG = load_site_config(ROOT / "mkdocs.yml")
@@ -149,12 +151,6 @@ def test_built_editions_show_same_code(built_site):
         assert shown["ko"] == shown["en"], f"{_page_id(korean)}: editions show different code"
 
 
-def _ran(code: str) -> bool:
-    """True when `code` is a whole run of lines inside some code that ran."""
-    wrapped = f"\n{code}\n"
-    return any(wrapped in f"\n{executed}\n" for executed in sitetools.EXECUTED_CODE)
-
-
 def test_audit_every_shown_block_ran(built_site, tmp_path_factory):
     # When this test runs alone, first run what the tests above would have run.
     for page, block in KOREAN_BLOCKS:
@@ -163,17 +159,36 @@ def test_audit_every_shown_block_ran(built_site, tmp_path_factory):
     for notebook in NOTEBOOKS:
         run_notebook(notebook, tmp_path_factory.mktemp("audit"))
 
-    pages = [p for p in built_site.path.rglob("*.html") if p.name != "404.html"]
-    shown_python = 0
-    not_run = []
-    for html_file in sorted(pages):
-        where = html_file.relative_to(built_site.path).as_posix()
-        for language, code in shown_code_blocks(html_file.read_text(encoding="utf-8")):
-            if language == EXECUTED_LANGUAGE:
-                shown_python += 1
-                if not _ran(normalize_code(code)):
-                    not_run.append(f"{where}: {code.strip().splitlines()[0]!r}")
-            elif language not in NOT_EXECUTED_LANGUAGES:
-                not_run.append(f"{where}: a {language or 'unlabelled'} block, which no test runs")
+    shown_python, not_run = unexecuted_blocks(built_site.path, sitetools.EXECUTED_CODE)
     assert shown_python >= 2 * len(KOREAN_BLOCKS), "the built site shows fewer blocks than ran"
     assert not_run == [], "shown code blocks that no test ran:\n" + "\n".join(not_run)
+
+
+def test_audit_reports_block_that_never_ran(tmp_path):
+    page = tmp_path / "page" / "index.html"
+    page.parent.mkdir()
+    page.write_text(
+        '<div class="language-python highlight"><pre><code>x = 1\ny = 2\n</code></pre></div>'
+        '<div class="language-py highlight"><pre><code>z = 3\n</code></pre></div>',
+        encoding="utf-8",
+    )
+    unknown_language = "page/index.html: a py block, which no test runs"
+    assert unexecuted_blocks(tmp_path, {"x = 1\ny = 2\nprint(y)"}) == (1, [unknown_language])
+    assert unexecuted_blocks(tmp_path, {"x = 1"}) == (1, ["page/index.html: 'x = 1'", unknown_language])
+
+
+def test_expanded_pages_pass_pytest_codeblocks(tmp_path):
+    """pytest-codeblocks itself runs the expanded platform pages, as the README says."""
+    own_pages = [p for p in PAGES if p.name.split(".")[0] in ("index", "getting-started", "conventions")]
+    expected_blocks = 0
+    for page in own_pages:
+        if page.name.endswith(".ko.md"):
+            (tmp_path / page.name).write_text(EXPANDED[page], encoding="utf-8")
+            expected_blocks += len(executable_blocks(EXPANDED[page]))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--codeblocks", "-p", "no:xdist", "-p", "no:cacheprovider",
+         "-q", "--rootdir", str(tmp_path), str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{expected_blocks} passed" in result.stdout

@@ -1,10 +1,11 @@
 """Run figure and table generators, and cache what they produce.
 
 Each generator's outputs are cached under a key that hashes everything that
-produced them: the generator file, the files of the ``vlmbook`` package (its
-code and the embedded checkpoints), the checkpoint source selected by
-``VLMBOOK_CHECKPOINTS`` and the versions of the libraries that draw. The
-data seed is a literal in the generator file, so the file hash covers it.
+produced them. That is the generator file, the files of the ``vlmbook``
+package (its code and the embedded checkpoints), the checkpoint source
+selected by ``VLMBOOK_CHECKPOINTS`` and the versions of the libraries that
+draw. The data seed is a literal in the generator file, so the file hash
+covers it.
 
 Cache layout, one folder per key::
 
@@ -59,7 +60,7 @@ class GeneratorResult:
 
     source: str  # the generator path relative to the snippets folder
     key: str
-    outputs: dict[str, Output | dict] = field(default_factory=dict)  # name -> description
+    outputs: dict[str, dict] = field(default_factory=dict)  # name -> {"kind", "suffix"}
     files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (name, lang) -> file
     executed: bool = False  # True when this call ran the generator
 
@@ -123,7 +124,7 @@ def _load_cached(entry: Path, source: str, key: str) -> GeneratorResult | None:
 
 
 def _failure_location(error: BaseException, generator: Path) -> str:
-    """Return 'line N' of the deepest traceback frame inside the generator file."""
+    """Return the line number, as text, of the deepest traceback frame in the generator."""
     line = None
     for frame in traceback.extract_tb(error.__traceback__):
         if Path(frame.filename).resolve() == generator.resolve():

@@ -1,10 +1,10 @@
 """MkDocs hooks of the book, loaded by ``hooks:`` in ``mkdocs.yml``.
 
-They run the figure and table generators that pages declare, put the outputs
-into the built site, convert math to MathML, let mkdocs-jupyter pages pass
-through mkdocs-static-i18n, and fail the build, naming file and line, on a
-page without its other edition, a missing snippet, a missing figure or a
-broken link.
+They run the figure and table generators that pages declare and put the
+outputs into the built site. They convert math to MathML and let
+mkdocs-jupyter pages pass through mkdocs-static-i18n. They fail the build,
+naming file and line, on a page without its other edition, a missing
+snippet, a missing figure or a broken link.
 
 mkdocs-static-i18n builds the site once per language and calls every hook in
 each build. The generator cache makes the second call a cache hit, so a
@@ -40,7 +40,7 @@ PAGE_LINK = re.compile(r"\]\(\s*(?P<target>[^)\s#]+\.(?:md|ipynb))(?:#[^)\s]*)?\
 
 
 class _BuildState:
-    """What the current `mkdocs build` learned in on_files, for the page hooks."""
+    """State of the current `mkdocs build`, set in on_files and read by the page hooks."""
 
     figures: dict[str, Path] = {}  # "name.svg" -> cached file in the current language
     markdown: dict[str, str] = {}  # output name -> text in the current language
@@ -84,14 +84,14 @@ def check_editions(docs_dir: Path) -> None:
         base, _, lang = stem.rpartition(".")
         if not base or lang not in LANGUAGES:
             raise PluginError(
-                f"docs/{page}:1: page has no language suffix; rename it to "
+                f"docs/{page}:1: page has no language suffix. Rename it to "
                 f"{stem}.ko{suffix} and add {stem}.en{suffix}"
             )
         for other in LANGUAGES:
             if f"{base}.{other}{suffix}" not in pages:
                 raise PluginError(
                     f"docs/{page}:1: the {other!r} edition docs/{base}.{other}{suffix} "
-                    "is missing; every page needs both editions"
+                    "is missing. Every page needs both editions."
                 )
 
 
@@ -218,7 +218,7 @@ def on_files(files: Files, config) -> Files:
             if name in owners:
                 raise PluginError(
                     f"snippets/{result.source}: output {name!r} is also declared by "
-                    f"snippets/{owners[name]}; output names must be unique"
+                    f"snippets/{owners[name]}. Output names must be unique."
                 )
             owners[name] = result.source
             path = result.files[(name, language)]
@@ -276,8 +276,8 @@ def _check_page_lines(markdown: str, page, files: Files, config, first_line: int
         for figure in FIGURE_LINK.findall(line):
             if figure not in _BuildState.figures:
                 raise PluginError(
-                    f"{where}:{number}: no generator produces figures/{figure}; declare "
-                    "its generator in the page's 'generators:' front matter"
+                    f"{where}:{number}: no generator produces figures/{figure}. Declare "
+                    "its generator in the page's 'generators:' front matter."
                 )
         for link in PAGE_LINK.finditer(line):
             target = link.group("target")

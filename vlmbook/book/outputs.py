@@ -46,14 +46,14 @@ class Output:
     render: Callable[[str], object]
 
     def file_name(self, lang: str) -> str:
-        """Name of the cached file that holds this output in `lang`."""
+        """Name of the cached file that contains this output in `lang`."""
         return f"{self.name}.{lang}{self.suffix}"
 
 
-# Outputs registered by the generator file that runs now. The build clears it
-# before each generator (see `collect_outputs`); in a reader's session it only
-# grows, which is harmless.
-_registered: list[Output] = []
+# Outputs declared by the generator file that the build runs now, or None
+# outside a build: a reader who runs a generator's code (twice, in a
+# notebook) only calls the decorators, which then record nothing.
+_collecting: list[Output] | None = None
 
 
 def _register(output: Output) -> None:
@@ -62,9 +62,11 @@ def _register(output: Output) -> None:
             f"invalid output name {output.name!r}: use lowercase letters, digits "
             "and single hyphens, e.g. 'clip-similarity'"
         )
-    if any(existing.name == output.name for existing in _registered):
+    if _collecting is None:
+        return
+    if any(existing.name == output.name for existing in _collecting):
         raise ValueError(f"output {output.name!r} is declared twice in one generator")
-    _registered.append(output)
+    _collecting.append(output)
 
 
 def figure(name: str, *, format: str = "svg") -> Callable:
@@ -99,11 +101,11 @@ def markdown(name: str) -> Callable:
 @contextmanager
 def collect_outputs() -> Iterator[list[Output]]:
     """Collect the outputs that code run inside the ``with`` block declares."""
-    saved = _registered[:]
-    _registered.clear()
-    collected: list[Output] = []
+    global _collecting
+    if _collecting is not None:
+        raise RuntimeError("collect_outputs() is already active; generators do not nest")
+    _collecting = []
     try:
-        yield collected
-        collected.extend(_registered)
+        yield _collecting
     finally:
-        _registered[:] = saved
+        _collecting = None

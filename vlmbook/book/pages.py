@@ -220,3 +220,34 @@ def normalize_code(code: str) -> str:
     """Strip trailing spaces and blank edge lines, so HTML and Markdown text compare."""
     lines = [line.rstrip() for line in code.strip("\n").split("\n")]
     return "\n".join(lines).strip("\n")
+
+
+def _ran(code: str, executed: set[str]) -> bool:
+    """True when `code` is a whole run of lines inside some code that ran."""
+    wrapped = f"\n{code}\n"
+    return any(wrapped in f"\n{ran}\n" for ran in executed)
+
+
+def unexecuted_blocks(site_dir: Path, executed: set[str]) -> tuple[int, list[str]]:
+    """Audit a built site against the code that ran.
+
+    `executed` holds normalized code (see `normalize_code`); a block joined
+    from `cont` blocks covers each of its parts. Returns the number of Python
+    blocks that the site shows, and one line per block that did not run or
+    has a language outside the known sets.
+    """
+    shown_python = 0
+    problems = []
+    for html_file in sorted(site_dir.rglob("*.html")):
+        if html_file.name == "404.html":
+            continue
+        where = html_file.relative_to(site_dir).as_posix()
+        for language, code in shown_code_blocks(html_file.read_text(encoding="utf-8")):
+            if language == EXECUTED_LANGUAGE:
+                shown_python += 1
+                if not _ran(normalize_code(code), executed):
+                    first_line = code.strip().splitlines()[0] if code.strip() else ""
+                    problems.append(f"{where}: {first_line!r}")
+            elif language not in NOT_EXECUTED_LANGUAGES:
+                problems.append(f"{where}: a {language or 'unlabelled'} block, which no test runs")
+    return shown_python, problems
