@@ -100,9 +100,10 @@ SEEN_PAIRS = tuple(pair for pair in ALL_PAIRS if pair not in HELDOUT_PAIRS)
 
 
 def object_radius(size: str, image_size: int) -> int:
-    """Half the side of an object's box, in pixels: about 8% or 12.5% of the image.
+    """Return half the side of an object's box in pixels: about 8% (small) or 12.5% (large) of the image.
 
-    A large box stays at least 1 px inside every side of its grid cell.
+    The large radius is capped so that a large box stays at least 1 px
+    inside every side of its grid cell.
     """
     if size == "small":
         return max(2, round(0.08 * image_size))
@@ -118,8 +119,11 @@ def grid_geometry(image_size: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class SceneObject:
-    """One shape in a scene. Pixel coordinates put (0, 0) at the top-left corner
-    of the top-left pixel, so pixel (row y, column x) covers [x, x+1) x [y, y+1)."""
+    """One shape in a scene, placed in pixel coordinates.
+
+    (0, 0) is the top-left corner of the top-left pixel, so pixel (row y,
+    column x) covers [x, x+1) x [y, y+1) and its center is (x + 0.5, y + 0.5).
+    """
 
     shape: str
     color: str
@@ -129,7 +133,7 @@ class SceneObject:
 
     @property
     def pair(self) -> tuple[str, str]:
-        """The (color, shape) pair that the splits hold out."""
+        """The (color, shape) pair, the unit that the splits hold out."""
         return (self.color, self.shape)
 
 
