@@ -1,7 +1,7 @@
 """Generator: ask the LLaVA checkpoint about one ShapesWorld scene, and break its prompt on purpose.
 
 The page embeds the `load`, `ask`, `merge`, `wrong_placeholders` and
-`unexpanded_prompt` sections; the table of answers and the model's error
+`unexpanded_prompt` sections. The table of the model's answers and its error
 message on the page come from this same code.
 """
 
@@ -10,9 +10,11 @@ import torch
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 import vlmbook
+from vlmbook.recipes.llava import chat_prompt
 from vlmbook.shapesworld import ShapesWorld
 
-checkpoint = vlmbook.checkpoint("llava")  # a local folder, or "llava-hf/llava-1.5-7b-hf" in hub mode
+# A local folder, or "llava-hf/llava-1.5-7b-hf" with VLMBOOK_CHECKPOINTS=hub.
+checkpoint = vlmbook.checkpoint("llava")
 processor = AutoProcessor.from_pretrained(checkpoint)
 model = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
 scene = ShapesWorld("test", max_objects=3, seed=0)[0]
@@ -23,48 +25,53 @@ scene = ShapesWorld("test", max_objects=3, seed=0)[0]
 @torch.no_grad()
 def ask(image, question: str, max_new_tokens: int = 5) -> str:
     """Answer one question about one image with greedy decoding."""
-    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-    prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+    prompt = chat_prompt(processor, question)  # apply_chat_template on one user turn
     inputs = processor(images=image, text=prompt, return_tensors="pt")
-    output_ids = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    new_ids = output_ids[0, inputs.input_ids.shape[1] :]  # only the tokens after the prompt
+    output_ids = model.generate(
+        **inputs, max_new_tokens=max_new_tokens, do_sample=False
+    )
+    new_ids = output_ids[0, inputs.input_ids.shape[1] :]  # after the prompt
     return processor.decode(new_ids, skip_special_tokens=True).strip()
 
 
 for qa in scene.questions:
-    print(f"{qa.kind:<9} {qa.question:<52} -> {ask(scene.image, qa.question):<8} (truth: {qa.answer})")
+    answer = ask(scene.image, qa.question)
+    print(f"{qa.question:<50} -> {answer:<7} (truth: {qa.answer})")
 # --8<-- [end:ask]
 
 # --8<-- [start:merge]
-conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": scene.questions[0].question}]}]
-prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+prompt = chat_prompt(processor, scene.questions[0].question)
 inputs = processor(images=scene.image, text=prompt, return_tensors="pt")
+config = model.config
 
 with torch.no_grad():
-    # 1. Vision tower + projector: one vector per image token, already in the language model's width.
+    # 1. Vision tower and projector: one vector per image token, D_txt wide.
     image_features = model.get_image_features(
         pixel_values=inputs.pixel_values,
-        vision_feature_layer=model.config.vision_feature_layer,
-        vision_feature_select_strategy=model.config.vision_feature_select_strategy,
+        vision_feature_layer=config.vision_feature_layer,
+        vision_feature_select_strategy=config.vision_feature_select_strategy,
     ).pooler_output[0]  # (N_img, D_txt)
 
-    # 2. Embed the prompt, then overwrite each placeholder's embedding with an image feature, in order.
+    # 2. Embed the prompt, then write the image features over the placeholders.
     inputs_embeds = model.get_input_embeddings()(inputs.input_ids)  # (1, T, D_txt)
-    is_image = inputs.input_ids[0] == model.config.image_token_id  # (T,)
+    is_image = inputs.input_ids[0] == config.image_token_id  # (T,)
     inputs_embeds[0, is_image] = image_features
 
-    # 3. The language model reads the merged sequence like any other embedded text.
-    by_hand = model(inputs_embeds=inputs_embeds, attention_mask=inputs.attention_mask).logits
+    # 3. The language model reads the merged sequence like embedded text.
+    by_hand = model(
+        inputs_embeds=inputs_embeds, attention_mask=inputs.attention_mask
+    ).logits
     by_model = model(**inputs).logits
 
 print("one feature per placeholder:", len(image_features) == int(is_image.sum()))
-print("same logits as model(**inputs):", torch.allclose(by_hand, by_model, atol=1e-5))
+same_logits = torch.allclose(by_hand, by_model, atol=1e-5)
+print("same logits as model(**inputs):", same_logits)
 # --8<-- [end:merge]
 
 # --8<-- [start:wrong_placeholders]
-conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "how many objects are there?"}]}]
-prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
-two_placeholders = prompt.replace(processor.image_token, f"{processor.image_token} {processor.image_token}")
+prompt = chat_prompt(processor, "how many objects are there?")
+image_token = processor.image_token
+two_placeholders = prompt.replace(image_token, f"{image_token} {image_token}")
 try:
     processor(images=scene.image, text=two_placeholders, return_tensors="pt")
 except ValueError as error:
@@ -72,14 +79,13 @@ except ValueError as error:
 # --8<-- [end:wrong_placeholders]
 
 # --8<-- [start:unexpanded_prompt]
-conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "how many objects are there?"}]}]
-prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
-pixel_values = processor(images=scene.image, text=prompt, return_tensors="pt").pixel_values
+prompt = chat_prompt(processor, "how many objects are there?")
+inputs = processor(images=scene.image, text=prompt, return_tensors="pt")
 
-# The tokenizer alone skips the processor's expansion, so the prompt keeps a single placeholder.
+# The tokenizer alone skips the processor's expansion: one placeholder stays.
 unexpanded = processor.tokenizer(prompt, return_tensors="pt")
 try:
-    model(input_ids=unexpanded.input_ids, pixel_values=pixel_values)
+    model(input_ids=unexpanded.input_ids, pixel_values=inputs.pixel_values)
 except ValueError as error:
     model_error = f"{type(error).__name__}: {error}"
     print(model_error)

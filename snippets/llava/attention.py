@@ -10,36 +10,42 @@ import torch
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 import vlmbook
+from vlmbook.recipes.llava import chat_prompt
 from vlmbook.shapesworld import ShapesWorld
 from vlmbook.viz import llava_image_attention
 
 checkpoint = vlmbook.checkpoint("llava")
 processor = AutoProcessor.from_pretrained(checkpoint)
 # Eager attention computes the weights; the fused SDPA kernel returns none.
-model = LlavaForConditionalGeneration.from_pretrained(checkpoint, attn_implementation="eager").eval()
+model = LlavaForConditionalGeneration.from_pretrained(
+    checkpoint, attn_implementation="eager"
+).eval()
 scene = ShapesWorld("test", max_objects=3, seed=0)[0]
+num_layers = model.config.text_config.num_hidden_layers
 
 
 @torch.no_grad()
 def answer_attention(image, question: str) -> tuple[str, torch.Tensor]:
-    """Generate the answer, then return it with the answering position's attention to each patch (gh, gw)."""
-    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-    prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+    """Return the answer and the answering position's attention to each patch."""
+    prompt = chat_prompt(processor, question)
     inputs = processor(images=image, text=prompt, return_tensors="pt")
-    output_ids = model.generate(**inputs, max_new_tokens=1, do_sample=False)  # (1, T + 1)
-    answer = processor.decode(output_ids[0, -1])
+    output_ids = model.generate(**inputs, max_new_tokens=1, do_sample=False)
+    answer = processor.decode(output_ids[0, -1])  # the one generated token
 
-    # The last prompt position is the one whose output is the answer token.
-    layers = range(model.config.text_config.num_hidden_layers)
-    maps = [llava_image_attention(model, inputs.input_ids, inputs.pixel_values, layer=i) for i in layers]
-    answering_row = torch.stack(maps).mean(dim=0)[0, -1]  # (gh, gw), averaged over layers and heads
-    return answer, answering_row
+    # Row -1 is the last prompt position: its output is the answer token.
+    maps = [
+        llava_image_attention(model, inputs.input_ids, inputs.pixel_values, layer=i)
+        for i in range(num_layers)
+    ]  # each (1, T, gh, gw), averaged over heads
+    return answer, torch.stack(maps).mean(dim=0)[0, -1]  # (gh, gw)
 
 
-results = [(qa.question, *answer_attention(scene.image, qa.question)) for qa in scene.questions[:3]]
-for question, answer, heatmap in results:
+results = []
+for qa in scene.questions[:3]:
+    answer, heatmap = answer_attention(scene.image, qa.question)
+    results.append((qa.question, answer, heatmap))
     share = heatmap.sum().item()  # the rest of the attention goes to text tokens
-    print(f"{question:<40} -> {answer:<7} {share:.0%} of its attention on image tokens")
+    print(f"{qa.question:<40} -> {answer:<7} {share:.0%} on image tokens")
 # --8<-- [end:attention]
 
 import matplotlib.pyplot as plt

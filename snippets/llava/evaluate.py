@@ -5,7 +5,8 @@ tables on the page come from the numbers computed here.
 """
 
 # --8<-- [start:setup]
-from transformers import AutoProcessor, BlipForQuestionAnswering, LlavaForConditionalGeneration
+from transformers import AutoProcessor, BlipForQuestionAnswering
+from transformers import LlavaForConditionalGeneration
 
 import vlmbook
 from vlmbook.evaluation import accuracy_by_kind
@@ -14,19 +15,21 @@ from vlmbook.recipes.llava import hallucination_rate
 from vlmbook.shapesworld import ShapesWorld
 
 NUM_SCENES = 100
-# At most two objects per scene, because BLIP VQA trained on such scenes (LLaVA on up to three).
-scenes = [ShapesWorld("test", max_objects=2, seed=0)[i] for i in range(NUM_SCENES)]
+# At most two objects: BLIP VQA trained on such scenes (LLaVA on up to three).
+world = ShapesWorld("test", max_objects=2, seed=0)
+scenes = [world[i] for i in range(NUM_SCENES)]
 qas = [qa for scene in scenes for qa in scene.questions]
 images = [scene.image for scene in scenes for _ in scene.questions]
 questions = [qa.question for qa in qas]
 answers = [qa.answer for qa in qas]
 kinds = [qa.kind for qa in qas]
 
-llava = LlavaForConditionalGeneration.from_pretrained(vlmbook.checkpoint("llava")).eval()
-llava_processor = AutoProcessor.from_pretrained(vlmbook.checkpoint("llava"))
-llava_processor.tokenizer.padding_side = "left"  # a batch of prompts must end where generation starts
-blip = BlipForQuestionAnswering.from_pretrained(vlmbook.checkpoint("blip-vqa")).eval()
-blip_processor = AutoProcessor.from_pretrained(vlmbook.checkpoint("blip-vqa"))
+llava_path, blip_path = vlmbook.checkpoint("llava"), vlmbook.checkpoint("blip-vqa")
+llava = LlavaForConditionalGeneration.from_pretrained(llava_path).eval()
+llava_processor = AutoProcessor.from_pretrained(llava_path)
+llava_processor.tokenizer.padding_side = "left"  # prompts end where answers start
+blip = BlipForQuestionAnswering.from_pretrained(blip_path).eval()
+blip_processor = AutoProcessor.from_pretrained(blip_path)
 # --8<-- [end:setup]
 
 # --8<-- [start:answer]
@@ -39,7 +42,9 @@ def answer_all(name: str, model, processor) -> list[str]:
     predictions = []
     for start in range(0, len(questions), BATCH_SIZE):
         batch = slice(start, start + BATCH_SIZE)
-        predictions += recipe.answer(model, processor, images[batch], questions[batch])
+        predictions += recipe.answer(
+            model, processor, images[batch], questions[batch]
+        )
     return predictions
 
 
@@ -51,25 +56,31 @@ predictions = {
 
 # --8<-- [start:score]
 def pope_scores(predicted: list[str]) -> dict[str, float]:
-    """POPE's yes/no metrics on the "is there a ...?" questions; "yes" is the positive class."""
-    pairs = [(p == "yes", a == "yes") for p, a, k in zip(predicted, answers, kinds) if k == "exists"]
-    true_positives = sum(p and a for p, a in pairs)
-    precision = true_positives / max(sum(p for p, _ in pairs), 1)
-    recall = true_positives / max(sum(a for _, a in pairs), 1)
+    """POPE's metrics on the "is there ...?" questions, with "yes" as positive."""
+    pairs = [
+        (prediction == "yes", answer == "yes")
+        for prediction, answer, kind in zip(predicted, answers, kinds)
+        if kind == "exists"
+    ]  # (said yes, truly there)
+    true_positives = sum(said and there for said, there in pairs)
+    precision = true_positives / max(sum(said for said, _ in pairs), 1)
+    recall = true_positives / max(sum(there for _, there in pairs), 1)
     return {
-        "accuracy": sum(p == a for p, a in pairs) / len(pairs),
+        "accuracy": sum(said == there for said, there in pairs) / len(pairs),
         "precision": precision,
         "recall": recall,
         "f1": 2 * precision * recall / max(precision + recall, 1e-12),
-        "yes_ratio": sum(p for p, _ in pairs) / len(pairs),
+        "yes_ratio": sum(said for said, _ in pairs) / len(pairs),
     }
 
 
-accuracy = {name: accuracy_by_kind(predicted, answers, kinds) for name, predicted in predictions.items()}
-hallucination = {name: hallucination_rate(predicted, answers, kinds) for name, predicted in predictions.items()}
-pope = {name: pope_scores(predicted) for name, predicted in predictions.items()}
-for name in predictions:
-    print(f"{name:<9} accuracy {accuracy[name]['all']:.1%}, hallucination rate {hallucination[name]:.1%}")
+accuracy, hallucination, pope = {}, {}, {}
+for name, predicted in predictions.items():
+    accuracy[name] = accuracy_by_kind(predicted, answers, kinds)
+    hallucination[name] = hallucination_rate(predicted, answers, kinds)
+    pope[name] = pope_scores(predicted)
+    print(f"{name:<9} accuracy {accuracy[name]['all']:.1%}, "
+          f"hallucination rate {hallucination[name]:.1%}")
 # --8<-- [end:score]
 
 # --8<-- [start:figure]
@@ -81,18 +92,20 @@ from vlmbook.book import figure
 KINDS = ("color", "shape", "count", "position", "exists")
 LABELS = {
     "ko": {
-        "kinds": {"color": "색", "shape": "모양", "count": "개수", "position": "위치", "exists": "존재 여부"},
+        "kinds": {"color": "색", "shape": "모양", "count": "개수", "position": "위치",
+                  "exists": "존재 여부"},
         "accuracy": "정확도",
         "hallucination": "환각 비율\n(없는 물체에 '예')",
-        "title": "질문 종류별 정확도와 환각 비율 (테스트 장면 {scenes}개, 질문 {questions}개)",
+        "title": "질문 종류별 정확도와 환각 비율\n(테스트 장면 {scenes}개, 질문 {questions}개)",
         "metric": "지표",
         "model": "모델",
     },
     "en": {
-        "kinds": {"color": "color", "shape": "shape", "count": "count", "position": "position", "exists": "exists"},
+        "kinds": {kind: kind for kind in ("color", "shape", "count", "position", "exists")},
         "accuracy": "accuracy",
         "hallucination": "hallucination rate\n('yes' to an absent object)",
-        "title": "Accuracy by question kind, and hallucination rate ({scenes} test scenes, {questions} questions)",
+        "title": "Accuracy by question kind, and hallucination rate\n"
+                 "({scenes} test scenes, {questions} questions)",
         "metric": "metric",
         "model": "model",
     },
@@ -107,15 +120,17 @@ def draw_accuracy(lang: str):
     x = np.arange(len(groups))
     fig, ax = plt.subplots(figsize=(8.5, 3.8))
     for offset, name in zip((-0.2, 0.2), predictions):
-        values = [accuracy[name].get(kind, 0.0) for kind in KINDS] + [hallucination[name]]
+        values = [accuracy[name].get(kind, 0.0) for kind in KINDS]
+        values.append(hallucination[name])
         bars = ax.bar(x + offset, values, width=0.38, color=COLORS[name], label=name)
-        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7, padding=1)
+        ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7)
     ax.axvline(len(KINDS) - 0.5, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_xticks(x, groups, fontsize=8)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel(labels["accuracy"])
     ax.legend(loc="upper left", fontsize=8, ncol=2)
-    ax.set_title(labels["title"].format(scenes=NUM_SCENES, questions=len(questions)), fontsize=10)
+    title = labels["title"].format(scenes=NUM_SCENES, questions=len(questions))
+    ax.set_title(title, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 # --8<-- [end:figure]

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 import vlmbook
+from vlmbook.recipes.llava import chat_prompt
 from vlmbook.shapesworld import ShapesWorld
 
 checkpoint = vlmbook.checkpoint("llava")
@@ -19,21 +20,21 @@ processor.tokenizer.padding_side = "left"
 model = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
 
 world = ShapesWorld("test", max_objects=3, seed=0)
-scenes = [world[i] for i in range(8)]
-conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what color is the circle?"}]}]
-prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
-inputs = processor(images=[s.image for s in scenes], text=[prompt] * len(scenes), padding=True, return_tensors="pt")
+images = [world[i].image for i in range(8)]
+prompts = [chat_prompt(processor, "what color is the circle?")] * len(images)
+inputs = processor(images=images, text=prompts, padding=True, return_tensors="pt")
 
 # min_new_tokens suppresses </s>, so both runs decode exactly NEW_TOKENS steps.
 NEW_TOKENS = 24
 settings = dict(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False)
 seconds, outputs = {True: [], False: []}, {}
 with torch.no_grad():
-    model.generate(**inputs, max_new_tokens=2)  # warm-up: the first call pays one-time setup costs
-    for repeat in range(3):  # alternate the two settings and keep each one's fastest run
+    model.generate(**inputs, max_new_tokens=2)  # warm-up: pays the one-time costs
+    for repeat in range(3):  # alternate the settings; keep each one's fastest run
         for use_cache in (True, False):
             start = time.process_time()
-            outputs[use_cache] = model.generate(**inputs, use_cache=use_cache, **settings)
+            output = model.generate(**inputs, use_cache=use_cache, **settings)
+            outputs[use_cache] = output
             seconds[use_cache].append(time.process_time() - start)
 seconds = {use_cache: min(runs) for use_cache, runs in seconds.items()}
 

@@ -9,23 +9,25 @@ from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 import vlmbook
 from vlmbook.llava import Llava
+from vlmbook.recipes.llava import chat_prompt
 from vlmbook.shapesworld import ShapesWorld
 
 checkpoint = vlmbook.checkpoint("llava")
 processor = AutoProcessor.from_pretrained(checkpoint)
 reference = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
-scratch = Llava.from_pretrained(checkpoint)  # the same weights in vlmbook's PyTorch-only modules
+scratch = Llava.from_pretrained(checkpoint)  # the same weights, PyTorch-only modules
 
 scene = ShapesWorld("test", max_objects=3, seed=0)[0]
-conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what color is the small circle?"}]}]
-prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+prompt = chat_prompt(processor, "what color is the small circle?")
 inputs = processor(images=scene.image, text=prompt, return_tensors="pt")
 
 with torch.no_grad():
     reference_logits = reference(**inputs).logits  # (1, T, V)
-    scratch_logits = scratch(inputs.input_ids, inputs.pixel_values).logits  # (1, T, V)
+    scratch_logits = scratch(inputs.input_ids, inputs.pixel_values).logits
     reference_ids = reference.generate(**inputs, max_new_tokens=3, do_sample=False)
-    scratch_ids = scratch.generate(inputs.input_ids, inputs.pixel_values, max_new_tokens=3)
+    scratch_ids = scratch.generate(
+        inputs.input_ids, inputs.pixel_values, max_new_tokens=3
+    )
 
 gap = (reference_logits - scratch_logits).abs().max().item()
 print("logits within 1e-4:", gap < 1e-4)
@@ -36,11 +38,12 @@ print("same generated ids:", torch.equal(reference_ids, scratch_ids))
 from vlmbook.recipes.llava import LlavaRecipe
 
 recipe = LlavaRecipe()
-model, processor = recipe.build()  # a fresh, untrained model and the recipe's processor
+model, processor = recipe.build()  # a fresh, untrained model and its processor
 batch = recipe.make_batch([0])  # one training sequence: scene 0 of the train split
 tokens = processor.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
-labels = batch["labels"][0].tolist()
+labels = batch["labels"][0].tolist()  # -100 where the loss ignores the position
 
-print("text:", " ".join(token for token in tokens if token != processor.image_token))
+text = [token for token in tokens if token != processor.image_token]
+print("text:", " ".join(text))
 print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
 # --8<-- [end:training_sample]
