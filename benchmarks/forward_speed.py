@@ -1,9 +1,9 @@
 """Forward-pass speed of the from-scratch models against transformers, on the same weights and batch.
 
-For CLIP and LLaVA, one run times three forward passes on identical inputs, in
-turn, so that the load of a shared machine affects all three alike:
+For CLIP and LLaVA, one run times three forward passes on identical inputs:
 transformers (its default attention, SDPA), vlmbook's fast path (fused SDPA)
-and vlmbook's manual path (the one that returns attention weights). It prints
+and vlmbook's manual path (the one that returns attention weights). The three
+run in turn, so that the load of a shared machine affects all of them alike. It prints
 the ratios to transformers and writes them to benchmarks/results/forward_speed.json.
 The goal is fast path <= 1.1 x transformers; the manual path is reported only.
 

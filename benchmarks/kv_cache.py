@@ -1,8 +1,8 @@
 """Greedy generation with the key-value cache against generation without it, 64 new tokens.
 
-Without a cache every step runs the decoder over the whole sequence again;
-with one, each step runs only the newest token and reuses the stored keys and
-values (the image keys of BLIP's cross-attention are computed once). One run
+Without a cache every step runs the decoder over the whole sequence again.
+With one, each step runs only the newest token and reuses the stored keys and
+values, and BLIP computes the image keys of its cross-attention only once. One run
 times both, in turn, for vlmbook's LLaVA and BLIP captioner, prints the speed-up
 and writes benchmarks/results/kv_cache.json. The goal is a speed-up of at least 3x.
 
@@ -31,7 +31,7 @@ RESULTS = Path(__file__).parent / "results" / "kv_cache.json"
 
 
 def llava_case(batch: int):
-    """A small LLaVA with 64 image tokens in each prompt; its eos id is out of reach, so all 64 tokens run."""
+    """Build a small LLaVA with 64 image tokens per prompt and an unreachable eos id, so all 64 steps run."""
     config = LlavaConfig(vision=ViTConfig(width=128, num_heads=4, mlp_dim=512), vocab_size=512, text_width=256,
                          text_layers=4, text_heads=8, text_kv_heads=4, text_mlp_dim=688, image_token_id=511,
                          eos_token_id=-1)
@@ -43,7 +43,7 @@ def llava_case(batch: int):
 
 
 def blip_case(batch: int):
-    """A small BLIP captioner reading 65 image tokens; [SEP] is out of reach, so all 64 tokens run."""
+    """Build a small BLIP captioner over 65 image tokens with an unreachable [SEP], so all 64 steps run."""
     text = TextConfig(vocab_size=512, width=256, num_layers=4, num_heads=8, mlp_dim=1024, max_positions=80,
                       context_width=128, bos_token_id=1, sep_token_id=-1)
     vision = ViTConfig(width=128, num_heads=4, mlp_dim=512, act="gelu", patch_bias=True, pre_norm=False)
@@ -66,8 +66,8 @@ def main() -> None:
                "models": {}}
     for name, build in (("llava", llava_case), ("blip-captioning", blip_case)):
         generate, prompt_length = build(args.batch)
-        # Warm-up. The tests check that both paths give the same ids; with random
-        # weights two logits can tie to 1e-6, so here only the lengths are checked.
+        # Warm-up. The tests check that both paths give the same ids. With random
+        # weights two logits can tie to within 1e-6, so here only the lengths are checked.
         cached, uncached = generate(True), generate(False)
         expected = (args.batch, prompt_length + NEW_TOKENS)
         if cached.shape != expected or uncached.shape != expected:

@@ -1,8 +1,8 @@
 """Input handling: odd images, odd text and mismatched tensors reach the models in the form they expect.
 
 Each image case checks vlmbook's ``to_rgb`` and then what it hands to a
-transformers image processor; each text case checks the ids and what the
-vlmbook and transformers CLIP models make of them.
+transformers image processor. Each text case checks the ids and the scores
+that the vlmbook and transformers CLIP models compute from them.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def test_exif_rotated_jpeg_upright(tmp_path):
     upright = to_rgb(path)
     assert upright.size == (20, 40)  # width, height
     pixels = np.asarray(upright)
-    assert pixels[5, 10, 0] > 200 and pixels[35, 10, 0] < 50
+    assert pixels[5, 10, 0] > 200, "the red half should be on top"
+    assert pixels[35, 10, 0] < 50, "the bottom half should be black"
 
 
 @pytest.mark.parametrize("size", [(1, 1), (1000, 1), (1, 1000)])
@@ -199,7 +200,7 @@ def test_llava_truncation_keeps_image_tokens(llava_processor):
 
 
 def test_llava_truncation_too_short_raises():
-    """A max_length below the image token count cannot be met by dropping text, and says so."""
+    """A max_length below the image token count cannot be met by dropping text, and the error names the count."""
     ids = torch.tensor([[1] + [7] * 16 + [5, 5]])
     with pytest.raises(ValueError, match="image tokens alone take 16"):
         truncate_keeping_images(ids, max_length=10, image_token_id=7)

@@ -14,7 +14,7 @@ from vlmbook.vision import VisionTransformer, ViTConfig
 
 
 def test_causal_mask_with_cache_offset():
-    """With 2 new queries after 3 cached keys, query 0 sees keys 0-3 and query 1 sees keys 0-4."""
+    """With 2 new queries after 3 cached keys, query 0 may attend to keys 0-3 and query 1 to keys 0-4."""
     mask = build_mask(None, num_queries=2, num_keys=5, causal=True)
     assert mask.tolist() == [[True, True, True, True, False], [True, True, True, True, True]]
 

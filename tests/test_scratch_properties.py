@@ -30,7 +30,7 @@ def attention_inputs(draw):
     query = torch.randn(shape, generator=generator) * 3
     key = torch.randn(batch, heads, num_keys, 8, generator=generator) * 3
     value = torch.randn(batch, heads, num_keys, 8, generator=generator)
-    # Padding at the end of each row, keeping at least the first key, so every query sees a key.
+    # Padding at the end of each row keeps at least the first key, so every query can attend to a key.
     lengths = [draw(st.integers(1, num_keys)) for _ in range(batch)]
     padding = torch.tensor([[1] * n + [0] * (num_keys - n) for n in lengths])
     if causal:  # causal queries are the last positions; each must see a real key

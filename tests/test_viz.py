@@ -62,7 +62,7 @@ def corner_scene(position: tuple[int, int]):
 
 
 def object_patch(scene) -> tuple[int, int]:
-    """(row, column) of the patch that holds the most pixels of the scene's only object."""
+    """Return the (row, column) of the patch that contains most pixels of the scene's only object."""
     counts = scene.masks[0].reshape(8, 8, 8, 8).sum(axis=(1, 3))  # (grid rows, grid cols)
     return divmod(int(counts.argmax()), 8)
 
@@ -136,7 +136,8 @@ def test_overlay_draws_image_and_map():
     row, col = np.unravel_index(stretched.argmax(), stretched.shape)
     expected_row, expected_col = object_patch(scene)
     assert (row // 8, col // 8) == (expected_row, expected_col), f"hottest pixel at ({row}, {col})"
-    assert stretched.min() == 0.0 and stretched.max() == 1.0
+    assert stretched.min() == 0.0
+    assert stretched.max() == 1.0
 
 
 def tiny_clip_folder(path):
@@ -244,7 +245,7 @@ def test_answer_cross_attention_matches_transformers(tmp_path):
     theirs = answer_cross_attention(reference, input_ids, pixel_values, answer_ids)
     assert mine.shape == (1, 3, 4, 4)
     assert torch.allclose(mine, theirs, atol=1e-6)
-    # Chained distributions without the CLS column sum to at most 1 per answer token.
+    # Chained distributions without the CLS column sum to at most 1 per generated token.
     assert torch.all(mine.sum(dim=(2, 3)) <= 1 + 1e-6)
 
 
