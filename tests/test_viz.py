@@ -27,6 +27,7 @@ from vlmbook.viz import (
     cls_attention_maps,
     llava_image_attention,
     overlay,
+    plot_attention_heads,
     to_patch_grid,
     upsample,
     vision_attentions,
@@ -288,3 +289,18 @@ def test_overlay_accepts_channels_first_array():
     matplotlib.use("Agg")
     ax = overlay(np.random.default_rng(0).random((3, 16, 16)), torch.rand(2, 2))
     assert ax.get_images()[0].get_array().shape == (16, 16, 3)
+
+
+def test_plot_attention_heads_grid(tmp_path):
+    """One overlay per layer and head, titled by layer and head; the figure saves as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    folder = tiny_clip_folder(tmp_path / "clip")
+    pixel_values = torch.rand(1, 3, 32, 32)
+    maps = cls_attention_maps(vision_attentions(CLIP.from_pretrained(folder), pixel_values), (4, 4))[0]
+    figure = plot_attention_heads(pixel_values[0], maps)
+    assert len(figure.axes) == 2 * 4
+    assert figure.axes[5].get_title() == "L1 H1"
+    figure.savefig(tmp_path / "heads.png")
+    assert (tmp_path / "heads.png").stat().st_size > 0

@@ -166,9 +166,15 @@ class BlipForCaptioning(BlipBase):
         self.text_decoder = TextDecoder(config.text)
 
     def forward(
-        self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, TextOutput]:
         """Return next-token logits (B, T_txt, V) and the decoder's output, cross-attention maps included."""
+        if output_attentions:
+            check_weights_available(self)
         image_embeds, _ = self.encode_image(pixel_values)  # (B, N_img, D_img)
         return self.text_decoder(input_ids, image_embeds, attention_mask=attention_mask)
 
@@ -218,8 +224,11 @@ class BlipForQuestionAnswering(BlipBase):
         pixel_values: torch.Tensor,
         decoder_input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, TextOutput]:
         """Return answer logits (B, T_txt, V); the decoder reads the encoded question, not the image."""
+        if output_attentions:
+            check_weights_available(self)
         question = self.encode_question(input_ids, pixel_values, attention_mask).hidden_states  # (B, T_q, D_txt)
         # NOTE: transformers 5.25 drops encoder_attention_mask inside BlipTextAttention,
         # so its answer decoder attends to padded question positions too. We do the

@@ -82,8 +82,8 @@ class TextConfig:
 @dataclass
 class TextOutput:
     hidden_states: torch.Tensor  # (B, T_txt, D_txt)
-    self_attentions: list[torch.Tensor]  # per layer, (B, heads, T_txt, T_txt)
-    cross_attentions: list[torch.Tensor]  # per layer, (B, heads, T_txt, T_ctx)
+    self_attentions: list[torch.Tensor]  # per layer, (B, heads, T_txt, T_txt); None entries on the fused path
+    cross_attentions: list[torch.Tensor]  # per layer, (B, heads, T_txt, T_ctx); None entries on the fused path
 
 
 # --8<-- [start:layer]

@@ -182,7 +182,7 @@ def caption_cross_attention(
             cross = output.cross_attentions
             grid_size = model.config.vision_config.image_size // model.config.vision_config.patch_size
         else:
-            _, output = model(pixel_values, input_ids)
+            _, output = model(pixel_values, input_ids, output_attentions=True)
             cross = output.cross_attentions
             grid_size = model.config.vision.grid_size
     return cross_attention_maps(require_weights(cross, "cross"), (grid_size, grid_size), layer=layer)
@@ -252,6 +252,19 @@ def llava_image_attention(
         raise ValueError(f"each prompt must contain exactly {grid_size**2} image tokens (one image, no CLS)")
     columns = torch.stack([weights[b][:, is_image[b]] for b in range(len(weights))])  # (B, T, gh * gw)
     return to_patch_grid(columns, (grid_size, grid_size), num_prefix_tokens=0)
+
+
+def plot_attention_heads(image, maps: torch.Tensor, alpha: float = 0.6):
+    """Draw a grid of overlays, one row per layer and one column per head, from maps (L, H, gh, gw)."""
+    import matplotlib.pyplot as plt
+
+    num_layers, num_heads = maps.shape[:2]
+    figure, axes = plt.subplots(num_layers, num_heads, figsize=(1.6 * num_heads, 1.6 * num_layers), squeeze=False)
+    for layer in range(num_layers):
+        for head in range(num_heads):
+            overlay(image, maps[layer, head], ax=axes[layer, head], alpha=alpha, title=f"L{layer} H{head}")
+    figure.tight_layout()
+    return figure
 
 
 # --8<-- [start:overlay]
