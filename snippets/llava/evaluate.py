@@ -98,7 +98,6 @@ LABELS = {
         "hallucination": "환각 비율\n(없는 물체에 '예')",
         "title": "질문 종류별 정확도와 환각 비율\n(테스트 장면 {scenes}개, 질문 {questions}개)",
         "metric": "지표",
-        "model": "모델",
     },
     "en": {
         "kinds": {kind: kind for kind in ("color", "shape", "count", "position", "exists")},
@@ -107,7 +106,6 @@ LABELS = {
         "title": "Accuracy by question kind, and hallucination rate\n"
                  "({scenes} test scenes, {questions} questions)",
         "metric": "metric",
-        "model": "model",
     },
 }
 COLORS = {"LLaVA": "#ef6c00", "BLIP VQA": "#3949ab"}
@@ -139,14 +137,24 @@ def draw_accuracy(lang: str):
 from vlmbook.book import markdown
 
 
+METRIC_NAMES = {
+    "ko": {"accuracy": "정확도", "precision": "정밀도", "recall": "재현율", "f1": "F1",
+           "yes_ratio": "\"예\" 비율", "hallucination": "환각 비율"},
+    "en": {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
+           "yes_ratio": "\"yes\" ratio", "hallucination": "hallucination rate"},
+}
+
+
 @markdown("llava-pope-table")
 def pope_table(lang: str) -> str:
-    labels = LABELS[lang]
+    metric_names = METRIC_NAMES[lang]
     names = list(predictions)
-    rows = [f"| {labels['metric']} | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
-    for metric in ("accuracy", "precision", "recall", "f1", "yes_ratio"):
-        rows.append(f"| {metric} | " + " | ".join(f"{pope[name][metric]:.1%}" for name in names) + " |")
-    rows.append(f"| hallucination rate | " + " | ".join(f"{hallucination[name]:.1%}" for name in names) + " |")
+    rows = [f"| {LABELS[lang]['metric']} | " + " | ".join(names) + " |",
+            "| --- |" + " ---: |" * len(names)]
+    for metric in ("accuracy", "precision", "recall", "f1", "yes_ratio", "hallucination"):
+        values = [hallucination[name] if metric == "hallucination" else pope[name][metric]
+                  for name in names]
+        rows.append(f"| {metric_names[metric]} | " + " | ".join(f"{v:.1%}" for v in values) + " |")
     return "\n".join(rows)
 
 
