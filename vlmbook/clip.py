@@ -193,10 +193,17 @@ class CLIP(nn.Module):
 
     # --8<-- [start:temperature]
     def temperature_scale(self) -> torch.Tensor:
-        """Return exp(logit_scale), clipped at ``max_logit_scale`` (100 in the CLIP paper)."""
-        # NOTE: transformers' CLIPModel applies no clip in its forward pass, so the
-        # two agree only while exp(logit_scale) <= 100, which holds for trained CLIPs.
-        return self.logit_scale.exp().clamp(max=self.config.max_logit_scale)
+        """Return exp(logit_scale), the factor that sharpens the cosine similarities."""
+        return self.logit_scale.exp()
+
+    @torch.no_grad()
+    def clamp_logit_scale_(self) -> None:
+        """Clip logit_scale to [0, log(max_logit_scale)] in place; call it after every optimizer step.
+
+        CLIP clips the parameter itself rather than the forward pass, as OpenAI's
+        and open_clip's training loops do, so a loaded checkpoint is used as it is.
+        """
+        self.logit_scale.clamp_(0.0, math.log(self.config.max_logit_scale))
     # --8<-- [end:temperature]
 
     # --8<-- [start:forward]
