@@ -126,14 +126,14 @@ def draw_caption_grid(lang: str):
     images = processor(images=[scene.image for scene in GRID_SCENES], return_tensors="pt").pixel_values
     generated = caption(images, **STRATEGIES["greedy"])
     labels = LABELS[lang]
-    fig, axes = plt.subplots(2, 4, figsize=(9.0, 6.2))
+    fig, axes = plt.subplots(2, 4, figsize=(10.0, 7.0))
     for ax, scene, text in zip(axes.flat, GRID_SCENES, generated):
         right = caption_attribute_accuracy([text], [scene.captions[0]])["all"] == 1.0
         ax.imshow(scene.image)
         ax.set_axis_off()
         truth = textwrap.fill(f"{labels['truth']}: {scene.captions[0]}", 26)
         model_line = textwrap.fill(f"{labels['model']}: {text}", 26)
-        ax.set_title(f"{truth}\n{model_line}", fontsize=7.5, color="black" if right else "#b00020", loc="left")
+        ax.set_title(f"{truth}\n{model_line}", fontsize=8.5, color="black" if right else "#b00020", loc="left")
     fig.tight_layout()
     return fig
 

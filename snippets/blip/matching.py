@@ -88,13 +88,13 @@ COLORS_OF_KIND = {"truth": "#1b7837", "color swap": "#c51b7d", "relation flip": 
 @figure("blip-itm-distributions")
 def draw_itm_distributions(lang: str):
     labels = LABELS[lang]
-    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
     bins = np.linspace(0, 1, 21)
     for kind, values in scores.items():
         ax.hist(values, bins=bins, alpha=0.55, label=labels[kind], color=COLORS_OF_KIND[kind])
     ax.set_xlabel(labels["x"])
     ax.set_ylabel(labels["y"])
-    ax.legend(loc="upper center")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside the bars
     fig.tight_layout()
     return fig
 
