@@ -231,3 +231,23 @@ def test_float16_on_cpu_falls_back(clip_processor):
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("error")
         assert torch.isfinite(model(**matched).logits_per_image).all()
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "PA", "I", "I;16", "F", "RGB", "RGBA", "CMYK", "YCbCr", "HSV"])
+def test_every_pil_mode_becomes_rgb(mode):
+    """Every common PIL mode converts to an RGB image of the same size."""
+    image = Image.new("RGB", (7, 5), (200, 100, 50)).convert(mode) if mode not in ("I;16", "PA") else None
+    if mode == "I;16":
+        image = Image.fromarray(np.full((5, 7), 40000, dtype=np.uint16))
+    if mode == "PA":
+        image = Image.new("PA", (7, 5))
+    rgb = to_rgb(image)
+    assert rgb.mode == "RGB"
+    assert rgb.size == (7, 5)
+
+
+def test_float_array_in_byte_range_not_rescaled():
+    """A float array with values up to 255 is read as 0-255, not multiplied by 255 again."""
+    values = np.full((4, 4, 3), 200.0)
+    assert np.asarray(to_rgb(values))[0, 0].tolist() == [200, 200, 200]
+    assert np.asarray(to_rgb(values / 255.0))[0, 0].tolist() == [200, 200, 200]

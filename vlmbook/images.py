@@ -86,7 +86,9 @@ def is_channels_first(shape: tuple[int, ...]) -> bool:
     first, last = shape[0], shape[-1]
     first_is_color, last_is_color = first in COLOR_AXIS_SIZES, last in COLOR_AXIS_SIZES
     if first_is_color and last_is_color:
-        return first > last  # (3, 1, 1): a 1 x 1 RGB image; (1, 1000, 3): a 1 x 1000 RGB strip
+        # Only a trailing 1 next to a leading 3 or 4 reads better as channels-first:
+        # (3, 1, 1) is one RGB pixel, while (4, 4, 3) and (1, 1000, 3) are RGB images.
+        return last == 1 and first in (3, 4)
     return first_is_color
 
 
