@@ -12,7 +12,7 @@ BOXES = {
         "vision": "비전 인코더",
         "text": "텍스트",
         "language": "텍스트 인코더",
-        "space": "공통 임베딩 공간",
+        "space": "공통\n임베딩 공간",
         "title": "비전-언어 모델의 두 탑 구조",
     },
     "en": {
@@ -20,7 +20,7 @@ BOXES = {
         "vision": "Vision encoder",
         "text": "Text",
         "language": "Text encoder",
-        "space": "Shared embedding space",
+        "space": "Shared\nembedding space",
         "title": "The two towers of a vision-language model",
     },
 }
@@ -41,6 +41,8 @@ def draw_overview(lang: str):
     labels = BOXES[lang]
     fig, ax = plt.subplots(figsize=(6.4, 2.8))
     ax.set_axis_off()
+    ax.set_xlim(-0.04, 0.98)  # room for the rounded corners of the outer boxes
+    ax.set_ylim(0.1, 0.9)
 
     # One rounded box per component.
     for key, (x, y) in POSITIONS.items():
