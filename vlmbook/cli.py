@@ -50,13 +50,18 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> dict:
     from vlmbook.recipes import get_recipe
     from vlmbook.training import save_run, train
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     state = PartialState()
     if state.is_main_process:
         _prepare_output_folder(out, args.overwrite)
     state.wait_for_everyone()
 
-    recipe = get_recipe(args.name, seed=args.seed)
+    recipe = get_recipe(args.name, seed=args.seed, init_from=args.init_from)
+    if args.max_steps is not None:
+        recipe.settings.max_steps = args.max_steps
+        recipe.settings.warmup_steps = min(recipe.settings.warmup_steps, args.max_steps)
     result = train(recipe, seed=args.seed, max_seconds=args.max_seconds)
     if not state.is_main_process:
         return {}
@@ -67,11 +72,13 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> dict:
         "name": args.name,
         "command": shlex.join(["vlmbook", *argv]),
         "seed": args.seed,
+        "init_from": args.init_from,
         "processes": state.num_processes,
         "steps": result.steps,
         "max_steps": recipe.settings.max_steps,
         "stopped_by": result.stopped_by,
         "train_seconds": result.train_seconds,
+        "train_cpu_seconds": result.train_cpu_seconds,
         "eval_scenes": args.eval_scenes,
         "metrics": metrics,
         "parameters": sum(p.numel() for p in result.model.parameters()),
@@ -99,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--max-seconds", type=float, default=None,
         help="stop training after this many seconds even before the recipe's last step (default: no limit)",
+    )
+    train.add_argument(
+        "--max-steps", type=int, default=None, help="number of optimizer steps (default: the recipe's own)"
+    )
+    train.add_argument(
+        "--init-from", default=None,
+        help="checkpoint folder to warm-start from: blip-captioning for blip-vqa and blip-itm, clip for llava",
+    )
+    train.add_argument(
+        "--threads", type=int, default=None,
+        help="torch CPU threads per process (default: torch's choice); 1 is fastest on a busy machine",
     )
     train.add_argument("--overwrite", action="store_true", help="replace a previous run in a non-empty --out folder")
     train.add_argument(

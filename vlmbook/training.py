@@ -65,7 +65,9 @@ class TrainResult:
     processor: ProcessorMixin
     history: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # wall-clock seconds of the loop, evaluations included
+    train_cpu_seconds: float = 0.0  # CPU seconds of this process, all threads; robust to a shared machine
+    eval_seconds: float = 0.0  # wall-clock seconds spent in quick evaluations, part of train_seconds
     stopped_by: str = "max_steps"  # "max_steps", "max_seconds" or "target"
 
 
@@ -121,6 +123,7 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
     write = progress.write if show_bar else log
     result = TrainResult(model=model, processor=processor)
     start = time.perf_counter()
+    start_cpu = time.process_time()
     running_loss, running_count = 0.0, 0
 
     for step in range(1, settings.max_steps + 1):
@@ -147,10 +150,15 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
         reached_target = False
         if step % settings.eval_every == 0 or step == settings.max_steps or out_of_time:
             if accelerator.is_main_process:
+                eval_start = time.perf_counter()
                 metrics, sample = recipe.quick_eval(accelerator.unwrap_model(model), processor)
+                result.eval_seconds += time.perf_counter() - eval_start
                 lr = scheduler.get_last_lr()[0]
                 mean_loss = running_loss / max(running_count, 1)
-                record = {"step": step, "seconds": round(elapsed, 2), "loss": mean_loss, "lr": lr, **metrics}
+                record = {
+                    "step": step, "seconds": round(elapsed, 2), "eval_seconds": round(result.eval_seconds, 2),
+                    "loss": mean_loss, "lr": lr, **metrics,
+                }
                 result.history.append(record)
                 write(format_log_line(step, settings.max_steps, elapsed, mean_loss, lr, metrics, sample))
                 if settings.target is not None:
@@ -169,6 +177,7 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
     progress.close()
     result.steps = step
     result.train_seconds = round(time.perf_counter() - start, 2)
+    result.train_cpu_seconds = round(time.process_time() - start_cpu, 2)
     result.model = accelerator.unwrap_model(model)
     return result
 

@@ -97,9 +97,12 @@ def blip_config(vocab_size: int, size: TinySize = TINY) -> BlipConfig:
         eos_token_id=special_id(SEP),
         sep_token_id=special_id(SEP),  # generate() stops at sep_token_id
     )
+    # BlipVisionConfig initializes position embeddings with std 1e-10 by default; 0.02 as in CLIP
+    # lets a model trained from scratch tell positions apart from its first steps.
+    vision = dict(_vision_kwargs(size), initializer_range=0.02)
     return BlipConfig(
         text_config=text,
-        vision_config=_vision_kwargs(size),
+        vision_config=vision,
         projection_dim=size.projection_dim,
         image_text_hidden_size=size.projection_dim,
     )
@@ -127,7 +130,9 @@ def llava_config(vocab_size: int, size: TinySize = TINY_LLAVA) -> LlavaConfig:
         image_token_id=special_id(IMAGE),
         projector_hidden_act="gelu",
         vision_feature_select_strategy="default",  # drop the CLS token, keep the 64 patch tokens
-        vision_feature_layer=-1,  # the last layer: a 3-layer tower has no better intermediate layer
+        # The second-to-last layer, as in LLaVA-1.5: CLIP's loss reads only the CLS token of the last
+        # layer, so the patch tokens of the layer before it are the ones that CLIP trains.
+        vision_feature_layer=-2,
         image_seq_length=(TINY.image_size // TINY.patch_size) ** 2,
         tie_word_embeddings=True,
     )

@@ -29,6 +29,7 @@ from vlmbook.hf.processors import build_blip_processor, normalize_pixels
 from vlmbook.shapesworld import ShapesWorld
 from vlmbook.training import RecipeSettings
 from vlmbook.recipes.negatives import hard_negative
+from vlmbook.recipes.warm_start import warm_start
 
 MAX_OBJECTS = 2  # captions name at most two objects and their relation
 
@@ -43,8 +44,9 @@ class BlipRecipe:
     name = "blip"
     quick_eval_size = 64
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, init_from: str | None = None):
         self.seed = seed
+        self.init_from = init_from
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.tokenizer = None
         self._val_scenes = None
@@ -52,7 +54,15 @@ class BlipRecipe:
     def build(self):
         processor = build_blip_processor(self.world.vocabulary(), TINY.image_size, TINY.max_text_length)
         self.tokenizer = processor.tokenizer
-        return build_model(self.name, len(processor.tokenizer)), processor
+        model = build_model(self.name, len(processor.tokenizer))
+        if self.init_from is not None:
+            warm_start(self.name, model, self.init_from)
+        return model, processor
+
+    def train_batch(self, indices: list[int]) -> tuple[list[int], dict]:
+        """Return the wrapped scene indices and ShapesWorld's batch; later epochs reuse the scenes."""
+        indices = [index % len(self.world) for index in indices]
+        return indices, self.world.batch(indices)
 
     def tokenize(self, texts: list[str]):
         return self.tokenizer(texts, padding=True, return_tensors="pt")
@@ -80,12 +90,12 @@ class BlipCaptioningRecipe(BlipRecipe):
 
     name = "blip-captioning"
 
-    def __init__(self, seed: int = 0):
-        super().__init__(seed)
-        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+    def __init__(self, seed: int = 0, init_from: str | None = None):
+        super().__init__(seed, init_from)
+        self.settings = RecipeSettings(max_steps=1500, batch_size=64, learning_rate=2e-3, eval_every=150)
 
     def make_batch(self, indices):
-        batch = self.world.batch(indices)
+        indices, batch = self.train_batch(indices)
         captions = [scene.captions[0] for scene in batch["scenes"]]
         return {"pixel_values": normalize_pixels(batch["pixel_values"]), **self.decoder_inputs(captions)}
 
@@ -124,12 +134,12 @@ class BlipVqaRecipe(BlipRecipe):
     name = "blip-vqa"
     quick_eval_size = 32
 
-    def __init__(self, seed: int = 0):
-        super().__init__(seed)
-        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+    def __init__(self, seed: int = 0, init_from: str | None = None):
+        super().__init__(seed, init_from)
+        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=1e-3, eval_every=100)
 
     def make_batch(self, indices):
-        batch = self.world.batch(indices)
+        indices, batch = self.train_batch(indices)
         # One question per scene, chosen by a generator seeded with the scene index.
         qas = [random.Random(i).choice(scene.questions) for i, scene in zip(indices, batch["scenes"])]
         question = self.tokenize([qa.question for qa in qas])  # (B, T_q)
@@ -180,9 +190,9 @@ class BlipItmRecipe(BlipRecipe):
 
     name = "blip-itm"
 
-    def __init__(self, seed: int = 0):
-        super().__init__(seed)
-        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+    def __init__(self, seed: int = 0, init_from: str | None = None):
+        super().__init__(seed, init_from)
+        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=1e-3, eval_every=100)
 
     def pairs(self, indices, scenes) -> tuple[list[str], list[int]]:
         """One caption per scene: the canonical one (label 1) or a hard negative (label 0)."""
@@ -198,7 +208,7 @@ class BlipItmRecipe(BlipRecipe):
         return texts, labels
 
     def make_batch(self, indices):
-        batch = self.world.batch(indices)
+        indices, batch = self.train_batch(indices)
         texts, labels = self.pairs(indices, batch["scenes"])
         tokens = self.tokenize(texts)
         return {

@@ -97,7 +97,7 @@ class ClipRecipe:
     def __init__(self, seed: int = 0):
         self.seed = seed
         self.settings = RecipeSettings(
-            max_steps=1000, batch_size=128, learning_rate=1.5e-3, eval_every=100, warmup_steps=100,
+            max_steps=800, batch_size=128, learning_rate=1.5e-3, eval_every=100, warmup_steps=100,
             target=None,
         )
         size = TINY.image_size
@@ -113,6 +113,7 @@ class ClipRecipe:
 
     def make_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
         # Scenes: first half single-object, second half up to MAX_OBJECTS objects.
+        indices = [index % len(self.single_world) for index in indices]  # later epochs reuse the scenes
         half = len(indices) // 2
         single = self.single_world.batch(indices[:half])
         multi = self.multi_world.batch(indices[half:])

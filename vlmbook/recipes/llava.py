@@ -25,9 +25,10 @@ from vlmbook.hf.configs import TINY, TINY_LLAVA, build_model
 from vlmbook.hf.processors import build_llava_processor, normalize_pixels
 from vlmbook.hf.tokenizer import EOS
 from vlmbook.shapesworld import ShapesWorld
+from vlmbook.recipes.warm_start import warm_start
 from vlmbook.training import RecipeSettings
 
-MAX_OBJECTS = 3  # questions about counts need scenes with several objects
+MAX_OBJECTS = 2  # at most two objects: counts, relations and positions stay learnable in minutes
 NUM_IMAGE_TOKENS = (TINY.image_size // TINY.patch_size) ** 2  # 64 patch tokens; the CLS token is dropped
 
 
@@ -54,9 +55,10 @@ class LlavaRecipe:
 
     name = "llava"
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, init_from: str | None = None):
         self.seed = seed
-        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=2e-3, eval_every=100)
+        self.init_from = init_from
+        self.settings = RecipeSettings(max_steps=600, batch_size=64, learning_rate=2e-3, eval_every=100)
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.processor = None
         self._val_scenes = None
@@ -67,9 +69,13 @@ class LlavaRecipe:
         )
         # Left padding, so that a batch of prompts ends where generation starts.
         self.processor.tokenizer.padding_side = "left"
-        return build_model("llava", len(self.processor.tokenizer)), self.processor
+        model = build_model("llava", len(self.processor.tokenizer))
+        if self.init_from is not None:
+            warm_start(self.name, model, self.init_from)
+        return model, self.processor
 
     def make_batch(self, indices):
+        indices = [index % len(self.world) for index in indices]  # later epochs reuse the scenes
         batch = self.world.batch(indices)
         tokenizer = self.processor.tokenizer
         qas = [random.Random(i).choice(scene.questions) for i, scene in zip(indices, batch["scenes"])]

@@ -1,0 +1,150 @@
+"""Tests of the tokenizer, processors, recipe batches, seeding and warm starts."""
+
+import torch
+from transformers import CLIPModel
+
+from vlmbook.hf.configs import TINY, build_model, clip_config
+from vlmbook.hf.processors import build_clip_processor, build_llava_processor, normalize_pixels
+from vlmbook.hf.tokenizer import build_tokenizer
+from vlmbook.recipes import get_recipe
+from vlmbook.recipes.llava import NUM_IMAGE_TOKENS
+from vlmbook.recipes.warm_start import warm_start
+from vlmbook.shapesworld import ShapesWorld
+from vlmbook.training import train
+
+VOCABULARY = ShapesWorld.vocabulary()
+
+
+def test_tokenizer_frames_and_splits_punctuation():
+    tokenizer = build_tokenizer(VOCABULARY, style="bert")
+    ids = tokenizer("What color is the circle?").input_ids
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert tokens == ["[CLS]", "what", "color", "is", "the", "circle", "?", "[SEP]"]
+    assert tokenizer.decode(ids, skip_special_tokens=True) == "what color is the circle?"
+
+
+def test_tokenizer_maps_unknown_words_to_unk():
+    tokenizer = build_tokenizer(VOCABULARY, style="bert")
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer("a magenta circle").input_ids)
+    assert tokens[2] == "[UNK]"
+
+
+def test_llama_style_starts_with_bos_only():
+    tokenizer = build_tokenizer(VOCABULARY, style="llama")
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer("a red circle").input_ids)
+    assert tokens == ["<s>", "a", "red", "circle"]
+
+
+def test_clip_pools_text_at_sep_token():
+    processor = build_clip_processor(VOCABULARY, TINY.image_size, TINY.max_text_length)
+    config = clip_config(len(processor.tokenizer))
+    assert config.text_config.eos_token_id == processor.tokenizer.sep_token_id
+    assert config.text_config.eos_token_id != 2  # 2 selects the legacy argmax pooling
+    model = CLIPModel(config).eval()
+
+    # The causal text tower pooled at [SEP] gives the same embedding with or without padding.
+    alone = processor(text=["a red circle"], return_tensors="pt")
+    padded = processor(text=["a red circle", "a small red circle left of a large blue square"], padding=True,
+                       return_tensors="pt")
+    with torch.no_grad():
+        embed_alone = model.get_text_features(**alone).pooler_output[0]
+        embed_padded = model.get_text_features(**padded).pooler_output[0]
+    torch.testing.assert_close(embed_alone, embed_padded, atol=1e-5, rtol=1e-5)
+
+
+def test_normalize_pixels_matches_processor():
+    processor = build_clip_processor(VOCABULARY, TINY.image_size, TINY.max_text_length)
+    world = ShapesWorld("test", image_size=TINY.image_size, seed=0)
+    batch = world.batch([0, 1, 2])
+    from_processor = processor(images=[scene.image for scene in batch["scenes"]], return_tensors="pt").pixel_values
+    torch.testing.assert_close(normalize_pixels(batch["pixel_values"]), from_processor, atol=1e-5, rtol=0)
+
+
+def test_llava_processor_expands_image_token():
+    processor = build_llava_processor(VOCABULARY, TINY.image_size, TINY.patch_size, 96)
+    model = build_model("llava", len(processor.tokenizer)).eval()
+    scene = ShapesWorld("test", seed=0)[0]
+    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "what color?"}]}]
+    prompt = processor.apply_chat_template(conversation, add_generation_prompt=True)
+    assert prompt == "user: <image> what color? assistant:"
+
+    inputs = processor(images=[scene.image], text=[prompt], return_tensors="pt")
+    image_tokens = (inputs.input_ids == processor.tokenizer.image_token_id).sum().item()
+    assert image_tokens == NUM_IMAGE_TOKENS == model.config.image_seq_length == 64
+    with torch.no_grad():
+        logits = model(**inputs).logits  # fails if the token count and the image features disagree
+    assert logits.shape[:2] == inputs.input_ids.shape
+
+
+def test_llava_batch_trains_only_the_answer():
+    recipe = get_recipe("llava")
+    _, processor = recipe.build()
+    batch = recipe.make_batch([0, 1, 2, 3])
+    tokenizer = processor.tokenizer
+    for row in range(4):
+        labelled = batch["labels"][row][batch["labels"][row] != -100].tolist()
+        answer = tokenizer.convert_ids_to_tokens(labelled)
+        assert len(answer) == 2 and answer[1] == "</s>", answer
+        first = (batch["labels"][row] != -100).nonzero()[0].item()
+        assert tokenizer.convert_ids_to_tokens(batch["input_ids"][row, first - 2 : first].tolist()) == [
+            "assistant", ":"
+        ]
+
+
+def test_blip_decoder_inputs_start_with_dec():
+    recipe = get_recipe("blip-captioning")
+    _, processor = recipe.build()
+    batch = recipe.make_batch([0, 1, 2, 3])
+    assert (batch["input_ids"][:, 0] == processor.tokenizer.convert_tokens_to_ids("[DEC]")).all()
+    assert ((batch["labels"] == -100) == (batch["attention_mask"] == 0)).all()
+
+
+def _short_run(name: str, seed: int, steps: int = 2):
+    recipe = get_recipe(name, seed=0)
+    recipe.settings.max_steps = steps
+    recipe.settings.eval_every = steps
+    recipe.settings.batch_size = 8
+    recipe.settings.warmup_steps = 1
+    return train(recipe, seed=seed, log=lambda line: None)
+
+
+def test_training_is_reproducible_with_a_seed():
+    first = _short_run("clip", seed=3).model.state_dict()
+    second = _short_run("clip", seed=3).model.state_dict()
+    other = _short_run("clip", seed=4).model.state_dict()
+    for key in first:
+        torch.testing.assert_close(first[key], second[key], atol=0, rtol=0, msg=lambda m: f"{key}: {m}")
+    assert any(not torch.equal(first[key], other[key]) for key in first)
+
+
+def test_history_has_one_record_per_evaluation():
+    result = _short_run("blip-itm", seed=0, steps=4)
+    assert [record["step"] for record in result.history] == [4]
+    assert {"step", "seconds", "loss", "lr", "itm_roc_auc"} <= set(result.history[0])
+
+
+def test_llava_warm_start_copies_and_freezes_clip_tower(tmp_path):
+    clip = _short_run("clip", seed=0)
+    clip.model.save_pretrained(tmp_path)
+    clip.processor.save_pretrained(tmp_path)
+    model = build_model("llava", len(clip.processor.tokenizer))
+    warm_start("llava", model, tmp_path)
+    tower = model.model.vision_tower
+    torch.testing.assert_close(tower.embeddings.patch_embedding.weight, clip.model.vision_model.embeddings.patch_embedding.weight)
+    assert not any(p.requires_grad for p in tower.parameters())
+    assert all(p.requires_grad for p in model.model.multi_modal_projector.parameters())
+
+
+def test_blip_warm_start_copies_captioner(tmp_path):
+    captioner = _short_run("blip-captioning", seed=0)
+    captioner.model.save_pretrained(tmp_path)
+    captioner.processor.save_pretrained(tmp_path)
+    model = build_model("blip-vqa", len(captioner.processor.tokenizer))
+    warm_start("blip-vqa", model, tmp_path)
+    source = captioner.model.state_dict()
+    torch.testing.assert_close(model.vision_model.embeddings.patch_embedding.weight,
+                               source["vision_model.embeddings.patch_embedding.weight"])
+    torch.testing.assert_close(model.text_encoder.embeddings.word_embeddings.weight,
+                               source["text_decoder.bert.embeddings.word_embeddings.weight"])
+    torch.testing.assert_close(model.text_decoder.cls.predictions.transform.dense.weight,
+                               source["text_decoder.cls.predictions.transform.dense.weight"])
