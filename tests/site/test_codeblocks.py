@@ -6,7 +6,7 @@ together with the blocks it continues. The Korean edition runs; a test proves
 that the English edition shows the same code. Notebooks run with nbclient.
 
 `make test` distributes tests by file (``--dist loadfile``), so all tests
-here run in one worker in file order and the audit at the end sees what the
+here run in one worker in file order, and the audit at the end reads what the
 others executed. Run alone, the audit first runs what is missing itself.
 """
 
@@ -178,7 +178,7 @@ def test_audit_reports_block_that_never_ran(tmp_path):
 
 
 def test_expanded_pages_pass_pytest_codeblocks(tmp_path):
-    """pytest-codeblocks itself runs the expanded platform pages, as the README says."""
+    """pytest-codeblocks itself passes on the expanded platform pages (the README names it)."""
     own_pages = [p for p in PAGES if p.name.split(".")[0] in ("index", "getting-started", "conventions")]
     expected_blocks = 0
     for page in own_pages:
