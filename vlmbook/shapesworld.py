@@ -538,9 +538,12 @@ class ShapesWorld:
         indices = self._check_indices(indices)
         layout = self.layout(indices)
         images = render_layout(layout, self.image_size, self.textured)  # (B, S, S, 3)
-        pixel_values = torch.empty(images.shape[0], 3, self.image_size, self.image_size)  # (B, 3, S, S), contiguous
-        pixel_values.copy_(torch.from_numpy(images).permute(0, 3, 1, 2)).div_(255.0)
-        return {"pixel_values": pixel_values, "scenes": self.scenes(indices, layout)}
+        # Converted in numpy on one thread: torch's threaded copy ran about 3x slower
+        # while other processes kept the CPUs busy (torch 2.13 on 2 cores).
+        pixel_values = np.empty((len(images), 3, self.image_size, self.image_size), dtype=np.float32)  # (B, 3, S, S)
+        pixel_values[...] = images.transpose(0, 3, 1, 2)
+        pixel_values /= np.float32(255.0)
+        return {"pixel_values": torch.from_numpy(pixel_values), "scenes": self.scenes(indices, layout)}
 
     def place(self, objects: Iterable[SceneObject | tuple]) -> Scene:
         """Build a hand-specified scene at this world's image size; see Scene.from_objects."""
