@@ -275,6 +275,13 @@ def test_batch_render_equals_single(textured):
         assert np.array_equal(image, world[index].pixels), f"scene {index} differs between batch and single render"
 
 
+def test_empty_batch():
+    world = ShapesWorld("val")
+    assert world.images([]).shape == (0, 64, 64, 3)
+    assert world.batch([])["pixel_values"].shape == (0, 3, 64, 64)
+    assert world.batch([])["scenes"] == []
+
+
 def test_batch_tensor():
     world = ShapesWorld("val", image_size=32)
     batch = world.batch([3, 1, 4])
