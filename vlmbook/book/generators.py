@@ -12,9 +12,14 @@ Cache layout, one folder per key::
     <cache_dir>/<key>/manifest.json          what the generator produced
     <cache_dir>/<key>/<name>.<lang>.<ext>    one file per output and language
 
-A run renders into a temporary folder and renames it to ``<key>`` only when
-every file is written (``os.replace`` is atomic on one file system). An
-interrupted build leaves at most a ``.tmp-*`` folder, which no build reads.
+A run writes into a temporary folder, each file through a temporary name
+and ``os.replace``, and renames the folder to ``<key>`` only when every file
+is written (a rename is atomic on one file system). An interrupted build
+leaves at most a ``.tmp-*`` folder, which no build reads.
+
+Each generator runs in its own Python process (``python -m
+vlmbook.book.generators``), so it sees the current package code and no
+state left by another generator.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import logging
 import os
 import runpy
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -40,7 +47,7 @@ CACHE_FORMAT = "vlmbook-book-cache-1"
 
 # Modules of vlmbook/book that only the MkDocs build and the tests use: a
 # change to them cannot change what a generator draws, so it keeps the cache.
-BUILD_ONLY_MODULES = {"hooks.py", "mathml.py", "pages.py", "generators.py"}
+BUILD_ONLY_MODULES = {"hooks.py", "mathml.py", "pages.py"}
 
 # Libraries whose version can change a rendered figure or number.
 TRACKED_DISTRIBUTIONS = ("matplotlib", "numpy", "pillow", "torch", "transformers")
@@ -193,33 +200,21 @@ def _remove_stale_temporaries(cache_dir: Path) -> None:
 
 
 def execute_generator(generator: Path, source: str) -> dict[tuple[Output, str], bytes]:
-    """Run one generator file and render each of its outputs in every language."""
-    with collect_outputs() as outputs:
-        runpy.run_path(str(generator), run_name="vlmbook_generator")
-    if not outputs:
-        raise GeneratorError(
-            f"{source} declares no output; decorate a function with "
-            "@figure(name) or @markdown(name) from vlmbook.book"
-        )
-    return {
-        (output, lang): render_output(output, lang) for output in outputs for lang in LANGUAGES
-    }
+    """Run one generator file and render each of its outputs in every language.
 
-
-def run_generator(
-    generator: Path, source: str, cache_dir: Path, package_hash: str
-) -> GeneratorResult:
-    """Return a generator's outputs from the cache, running it only on a cache miss."""
-    key = cache_key(generator, source, package_hash)
-    entry = cache_dir / key
-    cached = _load_cached(entry, source, key)
-    if cached is not None:
-        return cached
-
-    # Render everything in memory first: a failure leaves no file behind.
-    started = time.perf_counter()
+    Raises GeneratorError with ``source:line`` when the generator fails.
+    """
     try:
-        rendered = execute_generator(generator, source)
+        with collect_outputs() as outputs:
+            runpy.run_path(str(generator), run_name="vlmbook_generator")
+        if not outputs:
+            raise GeneratorError(
+                "declares no output. Decorate a function with "
+                "@figure(name) or @markdown(name) from vlmbook.book."
+            )
+        return {
+            (output, lang): render_output(output, lang) for output in outputs for lang in LANGUAGES
+        }
     except GeneratorError as error:
         raise GeneratorError(f"{source}: {error}") from error
     except Exception as error:
@@ -228,14 +223,13 @@ def run_generator(
             f"{source}:{line}: generator failed: {type(error).__name__}: {error}"
         ) from error
 
-    # Write into a private folder, then publish it under the key in one rename.
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(cache_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache_dir))
+
+def write_outputs(rendered: dict[tuple[Output, str], bytes], source: str, folder: Path) -> None:
+    """Write rendered outputs and their manifest into `folder`, the manifest last."""
     manifest: dict[str, dict] = {}
     for (output, lang), content in rendered.items():
         file_name = output.file_name(lang)
-        _write_atomic(staging / file_name, content)
+        _write_atomic(folder / file_name, content)
         item = manifest.setdefault(
             output.name,
             {"name": output.name, "kind": output.kind, "suffix": output.suffix, "files": {}},
@@ -245,7 +239,56 @@ def run_generator(
         {"format": CACHE_FORMAT, "generator": source, "outputs": list(manifest.values())},
         indent=1,
     )
-    _write_atomic(staging / "manifest.json", manifest_text.encode("utf-8"))
+    _write_atomic(folder / "manifest.json", manifest_text.encode("utf-8"))
+
+
+ERROR_PREFIX = "vlmbook-generator-error: "
+
+
+def _run_in_subprocess(generator: Path, source: str, staging: Path, cwd: Path) -> None:
+    """Run a generator in a fresh interpreter that writes its outputs into `staging`.
+
+    A fresh interpreter imports the current vlmbook code (a long-lived
+    ``mkdocs serve`` would keep modules imported before an edit) and keeps
+    one generator's global state (seeds, rcParams, thread counts) away from
+    the next, so a figure does not depend on which generators ran before it.
+    """
+    command = [sys.executable, "-m", "vlmbook.book.generators", str(generator), source, str(staging)]
+    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if completed.returncode == 0:
+        return
+    messages = [line for line in completed.stderr.splitlines() if line.startswith(ERROR_PREFIX)]
+    if messages:
+        raise GeneratorError(messages[-1][len(ERROR_PREFIX) :])
+    tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
+    raise GeneratorError(f"{source}: generator process exited with {completed.returncode}:\n{tail}")
+
+
+def run_generator(
+    generator: Path, source: str, cache_dir: Path, package_hash: str, cwd: Path | None = None
+) -> GeneratorResult:
+    """Return a generator's outputs from the cache, running it only on a cache miss.
+
+    On a miss the generator runs with `cwd` as its working directory.
+    """
+    key = cache_key(generator, source, package_hash)
+    entry = cache_dir / key
+    cached = _load_cached(entry, source, key)
+    if cached is not None:
+        return cached
+
+    # The generator writes into a private folder; a failure leaves nothing behind.
+    started = time.perf_counter()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(cache_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache_dir))
+    try:
+        _run_in_subprocess(generator, source, staging, cwd=cwd or Path.cwd())
+    except GeneratorError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    # Publish the complete folder under the key in one rename.
     if entry.exists():
         shutil.rmtree(entry)  # damaged: _load_cached rejected it above
     try:
@@ -260,3 +303,20 @@ def run_generator(
     result.executed = True
     log.info("Ran generator %s in %.1f s", source, time.perf_counter() - started)
     return result
+
+
+def main(arguments: list[str]) -> int:
+    """Entry point of the generator subprocess: GENERATOR SOURCE OUTPUT_FOLDER."""
+    generator, source, folder = Path(arguments[0]), arguments[1], Path(arguments[2])
+    try:
+        rendered = execute_generator(generator, source)
+    except GeneratorError as error:
+        traceback.print_exc()
+        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
+        return 1
+    write_outputs(rendered, source, folder)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -131,7 +131,11 @@ def _run_generators(config) -> list[GeneratorResult]:
     results = []
     for source, path in sorted(generators.items()):
         try:
-            results.append(run_generator(path, source, _cache_dir(config), package_hash))
+            results.append(
+                run_generator(
+                    path, source, _cache_dir(config), package_hash, cwd=_project_root(config)
+                )
+            )
         except GeneratorError as error:
             raise PluginError(f"snippets/{error}") from error
     return results
