@@ -20,6 +20,7 @@ from vlmbook.clip import CLIP
 from vlmbook.hf.configs import MODEL_CLASSES, build_model, special_id
 from vlmbook.hf.tokenizer import BOS, CLS, IMAGE, SEP, SPECIAL_TOKENS
 from vlmbook.llava import Llava
+from vlmbook.viz import vision_attentions
 
 NAMES = ("clip", "blip-itm", "blip-captioning", "blip-vqa", "llava")
 TOLERANCE = 1e-5
@@ -75,7 +76,7 @@ def test_embedded_parity(folder_and_name):
     """Outputs equal transformers' within 1e-5 and greedy generations are the same ids."""
     folder, name = folder_and_name
     config = json.loads((folder / "config.json").read_text())
-    reference = MODEL_CLASSES[name].from_pretrained(folder).eval()
+    reference = MODEL_CLASSES[name].from_pretrained(folder, attn_implementation="eager").eval()
     gaps = {}
     with torch.no_grad():
         if name == "clip":
@@ -124,3 +125,18 @@ def test_embedded_parity(folder_and_name):
             assert mine.tolist() == theirs.tolist(), f"generations differ:\nours   {mine.tolist()}\ntheirs {theirs.tolist()}"
     for what, gap in gaps.items():
         assert gap < TOLERANCE, f"{name} {what}: max abs diff {gap:.2e}"
+
+
+def test_embedded_vision_attention_parity(folder_and_name):
+    """Every vision layer's attention weights equal those of transformers' eager attention within 1e-6."""
+    folder, name = folder_and_name
+    config = json.loads((folder / "config.json").read_text())
+    reference = MODEL_CLASSES[name].from_pretrained(folder, attn_implementation="eager").eval()
+    ours = {"clip": CLIP, "blip-itm": BlipForImageTextMatching, "blip-captioning": BlipForCaptioning,
+            "blip-vqa": BlipForQuestionAnswering, "llava": Llava}[name].from_pretrained(folder)
+    pixel_values = pixels(config, 2)
+    mine, theirs = vision_attentions(ours, pixel_values), vision_attentions(reference, pixel_values)
+    assert len(mine) == len(theirs) == config["vision_config"]["num_hidden_layers"]
+    for layer, (a, b) in enumerate(zip(mine, theirs)):
+        gap = max_gap(a, b)
+        assert gap < 1e-6, f"{name} vision layer {layer}: max abs diff {gap:.2e}"
