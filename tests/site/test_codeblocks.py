@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,18 @@ def test_page_fences_are_runnable(page):
     "page, block", KOREAN_BLOCKS, ids=[f"{_page_id(p)}:{b.lineno}" for p, b in KOREAN_BLOCKS]
 )
 def test_code_block_runs(page, block, tmp_path):
-    printed = run_block(page, block.code, tmp_path)
+    try:
+        printed = run_block(page, block.code, tmp_path)
+    except Exception as error:
+        # Point at the failing line of the block; the full traceback follows.
+        block_file = f"{_page_id(page)} (expanded)"
+        lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == block_file]
+        code_lines = block.code.splitlines()
+        failing = code_lines[lines[-1] - 1] if lines and lines[-1] <= len(code_lines) else "?"
+        raise AssertionError(
+            f"{_page_id(page)}: the block that starts at expanded line {block.lineno} raised "
+            f"{type(error).__name__}: {error}\n  at its line {lines[-1] if lines else '?'}: {failing}"
+        ) from error
     if block.expected_output is not None:
         expected, actual = block.expected_output, printed
         if block.expected_output_ignore_whitespace:
