@@ -18,8 +18,8 @@ is written (a rename is atomic on one file system). An interrupted build
 leaves at most a ``.tmp-*`` folder, which no build reads.
 
 Each generator runs in its own Python process (``python -m
-vlmbook.book.generators``), so it sees the current package code and no
-state left by another generator.
+vlmbook.book.generators``), so it imports the current package code and
+inherits no state from another generator.
 """
 
 from __future__ import annotations
@@ -248,10 +248,11 @@ ERROR_PREFIX = "vlmbook-generator-error: "
 def _run_in_subprocess(generator: Path, source: str, staging: Path, cwd: Path) -> None:
     """Run a generator in a fresh interpreter that writes its outputs into `staging`.
 
-    A fresh interpreter imports the current vlmbook code (a long-lived
-    ``mkdocs serve`` would keep modules imported before an edit) and keeps
-    one generator's global state (seeds, rcParams, thread counts) away from
-    the next, so a figure does not depend on which generators ran before it.
+    A fresh interpreter imports the current vlmbook code, whereas a
+    long-lived ``mkdocs serve`` keeps the modules it imported before an edit.
+    It also keeps one generator's global state (seeds, rcParams, thread
+    counts) away from the next, so no figure depends on the generators that
+    ran before it.
     """
     command = [sys.executable, "-m", "vlmbook.book.generators", str(generator), source, str(staging)]
     completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
