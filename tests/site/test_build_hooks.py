@@ -9,7 +9,6 @@ what the hooks report.
 from __future__ import annotations
 
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest

@@ -28,7 +28,6 @@ import sitetools
 from sitetools import DOCS, ROOT, built_page, page_pairs
 from vlmbook.book.pages import (
     EXECUTED_LANGUAGE,
-    NOT_EXECUTED_LANGUAGES,
     executable_blocks,
     expand_snippets,
     lint_page,

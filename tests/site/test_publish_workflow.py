@@ -1,6 +1,5 @@
 """The GitHub Actions workflow that tests, builds and publishes the book is valid."""
 
-from pathlib import Path
 
 import yaml
 
