@@ -140,3 +140,42 @@ def test_embedded_vision_attention_parity(folder_and_name):
     for layer, (a, b) in enumerate(zip(mine, theirs)):
         gap = max_gap(a, b)
         assert gap < 1e-6, f"{name} vision layer {layer}: max abs diff {gap:.2e}"
+
+
+@pytest.mark.parametrize("name", ["clip", "llava", "blip-captioning"])
+def test_embedded_real_scenes(name):
+    """On ShapesWorld test scenes prepared by the checkpoint's own processor, outputs match within 1e-5."""
+    from transformers import AutoProcessor
+
+    from vlmbook.shapesworld import ShapesWorld
+
+    folder = embedded_folder(name)
+    processor = AutoProcessor.from_pretrained(folder)
+    reference = MODEL_CLASSES[name].from_pretrained(folder, attn_implementation="eager").eval()
+    scenes = [ShapesWorld("test", seed=0)[i] for i in range(16)]
+    with torch.no_grad():
+        if name == "clip":
+            inputs = processor(text=[s.captions[0] for s in scenes], images=[s.image for s in scenes],
+                               return_tensors="pt", padding=True)
+            mine = CLIP.from_pretrained(folder)(inputs.input_ids, inputs.pixel_values, inputs.attention_mask)
+            gap = max_gap(mine.logits_per_image, reference(**inputs).logits_per_image)
+        elif name == "llava":
+            from vlmbook.recipes.llava import chat_prompt
+
+            model = Llava.from_pretrained(folder)
+            gap = 0.0
+            for scene in scenes[:4]:
+                inputs = processor(images=scene.image, text=chat_prompt(processor, scene.questions[0].question),
+                                   return_tensors="pt")
+                gap = max(gap, max_gap(model(inputs.input_ids, inputs.pixel_values).logits, reference(**inputs).logits))
+                mine_ids = model.generate(inputs.input_ids, inputs.pixel_values, max_new_tokens=4)
+                their_ids = reference.generate(**inputs, max_new_tokens=4, do_sample=False)
+                assert mine_ids.tolist() == their_ids.tolist(), scene.questions[0].question
+        else:
+            model = BlipForCaptioning.from_pretrained(folder)
+            pixel_values = processor(images=[s.image for s in scenes], return_tensors="pt").pixel_values
+            mine_ids = model.generate(pixel_values, max_new_tokens=12)
+            their_ids = reference.generate(pixel_values=pixel_values, max_new_tokens=12, do_sample=False)
+            assert mine_ids.tolist() == their_ids.tolist()
+            gap = max_gap(model(pixel_values, mine_ids)[0], reference(pixel_values=pixel_values, input_ids=mine_ids).logits)
+    assert gap < TOLERANCE, f"{name}: max abs diff {gap:.2e}"

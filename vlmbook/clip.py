@@ -225,14 +225,12 @@ class CLIP(nn.Module):
         text_embeds = self.text_projection(pooled)  # (B_txt, D_emb)
 
         # Cosine similarity of every image with every caption, times the temperature.
-        image_embeds = F.normalize(image_embeds, dim=-1)  # unit length
-        text_embeds = F.normalize(text_embeds, dim=-1)
         logits_per_image = similarity_logits(image_embeds, text_embeds, self.temperature_scale())  # (B_img, B_txt)
         return CLIPOutput(
             logits_per_image=logits_per_image,
             logits_per_text=logits_per_image.T,  # (B_txt, B_img)
-            image_embeds=image_embeds,
-            text_embeds=text_embeds,
+            image_embeds=l2_normalize(image_embeds),  # unit length
+            text_embeds=l2_normalize(text_embeds),
             vision_attentions=vision_out.attentions,
             text_attentions=text_attentions if output_attentions else [],
         )
@@ -267,11 +265,18 @@ class CLIP(nn.Module):
 
 
 # --8<-- [start:similarity]
+def l2_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Divide each row by its L2 norm, sqrt(sum of squares), so that it has unit length."""
+    # NOTE: written out rather than F.normalize, whose norm rounds differently in the
+    # last bit; this order of operations reproduces transformers' CLIP logits exactly.
+    return x / x.pow(2).sum(dim=-1, keepdim=True).sqrt()
+
+
 def similarity_logits(image_embeds: torch.Tensor, text_embeds: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """scale * cos(image, text) for every pair (B_img, B_txt); the inputs need not be unit length."""
-    image_embeds = F.normalize(image_embeds, dim=-1)  # (B_img, D_emb)
-    text_embeds = F.normalize(text_embeds, dim=-1)  # (B_txt, D_emb)
-    return scale * image_embeds @ text_embeds.T  # (B_img, B_txt)
+    """Return scale * cos(image, text) for every pair (B_img, B_txt); the inputs need not be unit length."""
+    image_embeds = l2_normalize(image_embeds)  # (B_img, D_emb)
+    text_embeds = l2_normalize(text_embeds)  # (B_txt, D_emb)
+    return (image_embeds @ text_embeds.T) * scale  # (B_img, B_txt)
 # --8<-- [end:similarity]
 
 
