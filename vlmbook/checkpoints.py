@@ -6,7 +6,7 @@ package (`vlmbook/embedded/<name>/`), or, with the environment variable
 the book discusses. `load_checkpoint` loads either one through the
 `transformers` API, after `verify_checkpoint` has checked a local folder:
 
-- weights come only from safetensors (`use_safetensors=True`); pickle files
+- weights come only from safetensors (`use_safetensors=True`). Pickle files
   (`.bin`, `.pt`, ...) are never loaded, and a folder that has one but no
   safetensors file is rejected;
 - every file must be a regular file inside the folder: a symlink or a
@@ -135,7 +135,7 @@ def verify_checkpoint(folder: str | Path) -> Path:
         if not (folder / name).is_file():
             raise CheckpointError(f"checkpoint folder {folder} is missing {name}; retrain it with `vlmbook train`")
 
-    # Integrity: each safetensors file is as long as its header says.
+    # Integrity: each safetensors file has the length that its header declares.
     for path in weights:
         if not path.is_file():
             raise CheckpointError(f"checkpoint folder {folder} is missing {path.name}, listed in {index_file.name}")
@@ -148,8 +148,9 @@ def verify_checkpoint(folder: str | Path) -> Path:
 def load_checkpoint(name: str, folder: str | Path | None = None):
     """Load (model, processor) of a checkpoint name from `folder`, or from `checkpoint(name)`.
 
-    A local folder is verified first; a Hub id is loaded through the Hugging
-    Face cache, and a failure to reach the Hub says how to go back offline.
+    A local folder is verified first. A Hub id is loaded through the Hugging
+    Face cache, and when the Hub is unreachable the error explains how to
+    switch back to the embedded checkpoint.
     """
     from transformers import AutoProcessor
 

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vlmbook", description="Train, evaluate and list the vlmbook checkpoints.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train a checkpoint from scratch on ShapesWorld")
+    train = commands.add_parser("train", help="train a checkpoint on ShapesWorld, from scratch or from --init-from")
     train.add_argument("name", choices=NAMES, help="checkpoint to train")
     train.add_argument("--out", required=True, help="output folder for the checkpoint and its metrics")
     train.add_argument("--seed", type=int, default=0, help="seed of the weights and the data order (default: 0)")

@@ -1,8 +1,7 @@
 """The training loop that every recipe shares, built on Hugging Face Accelerate.
 
-A recipe (see `vlmbook.recipes`) says how to build its model, turn scene
-indices into a batch, compute the loss and evaluate; this module runs the
-steps. The same code runs in one process or under `accelerate launch` on
+A recipe (see `vlmbook.recipes`) builds its model, turns scene indices
+into a batch, computes the loss and evaluates. This module runs the steps. The same code runs in one process or under `accelerate launch` on
 several: each process takes its own slice of every global batch, and
 Accelerate averages the gradients.
 
@@ -43,7 +42,7 @@ class RecipeSettings:
 
 
 class Recipe(Protocol):
-    """What the training loop needs from a recipe."""
+    """Interface of a recipe: the methods and settings that the training loop calls."""
 
     name: str
     settings: RecipeSettings
@@ -59,7 +58,7 @@ class Recipe(Protocol):
 
 @dataclass
 class TrainResult:
-    """What a finished run returns: the trained model, its history and timing."""
+    """Result of a finished run: the trained model, its history and timing."""
 
     model: PreTrainedModel
     processor: ProcessorMixin
@@ -88,11 +87,11 @@ def _all_processes_agree(accelerator: Accelerator, stop: bool) -> bool:
 
 
 def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=print) -> TrainResult:
-    """Train a recipe's model from scratch; return it with its history.
+    """Train the model that a recipe builds; return it with its history.
 
     The run is reproducible on one machine for a given seed and process count,
     as long as it ends at `max_steps`. A run cut short by `max_seconds`
-    depends on the machine's speed, and `TrainResult.stopped_by` says so.
+    depends on the machine's speed, and `TrainResult.stopped_by` records that.
     """
     settings = recipe.settings
     accelerator = Accelerator()

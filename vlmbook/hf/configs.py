@@ -42,8 +42,8 @@ class TinySize:
 
 
 TINY = TinySize()
-# LLaVA's decoder also sees 64 image tokens, so its text length budget is larger.
-TINY_LLAVA = TinySize(hidden_size=96, num_heads=3, max_text_length=96)
+# LLaVA's decoder reads 64 image tokens and several question-answer turns, so its sequences are longer.
+TINY_LLAVA = TinySize(hidden_size=96, num_heads=3, max_text_length=192)
 
 
 def special_id(token: str) -> int:

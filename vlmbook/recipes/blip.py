@@ -7,13 +7,16 @@ what the text side learns:
   caption from "[DEC]", cross-attending to the image tokens.
 - blip-vqa: `BlipForQuestionAnswering`, the question is encoded with the
   image, and the decoder generates the one-word answer.
-- blip-itm: `BlipForImageTextRetrieval`, a 2-way head on the [CLS] token says
-  whether a caption matches the image; half the pairs are hard negatives
-  with one attribute swapped (Li et al., 2022, Section 3.2 mines hard
-  negatives by similarity; ShapesWorld can write them directly).
+- blip-itm: `BlipForImageTextRetrieval`, a 2-way head on the [CLS] token
+  predicts whether a caption matches the image. Each scene comes with its
+  caption and with a hard negative that has one attribute swapped. (BLIP
+  mines hard negatives by similarity, Li et al., 2022, Section 3.2, and
+  ShapesWorld can write them directly.)
 
+With `--init-from`, the captioner starts from the CLIP vision tower, and
+VQA and ITM start from the captioner (see `vlmbook.recipes.warm_start`).
 NOTE: the real BLIP pretrains one model on all three objectives at once
-(with shared weights); here each task trains its own tiny model.
+(with shared weights); here the tasks train one after the other.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ class BlipRecipe:
         self.tokenizer = processor.tokenizer
         model = build_model(self.name, len(processor.tokenizer))
         if self.init_from is not None:
-            warm_start(self.name, model, self.init_from)
+            samples = normalize_pixels(self.world.batch(range(64))["pixel_values"])  # (64, 3, H, W)
+            warm_start(self.name, model, self.init_from, pixel_values=samples)
         return model, processor
 
     def train_batch(self, indices: list[int]) -> tuple[list[int], dict]:
@@ -92,7 +96,7 @@ class BlipCaptioningRecipe(BlipRecipe):
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
-        self.settings = RecipeSettings(max_steps=1500, batch_size=64, learning_rate=2e-3, eval_every=150)
+        self.settings = RecipeSettings(max_steps=2500, batch_size=64, learning_rate=2e-3, eval_every=250)
 
     def make_batch(self, indices):
         indices, batch = self.train_batch(indices)
@@ -136,7 +140,7 @@ class BlipVqaRecipe(BlipRecipe):
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
-        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=1e-3, eval_every=100)
+        self.settings = RecipeSettings(max_steps=800, batch_size=64, learning_rate=1e-3, eval_every=100)
 
     def make_batch(self, indices):
         indices, batch = self.train_batch(indices)
@@ -192,27 +196,19 @@ class BlipItmRecipe(BlipRecipe):
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
-        self.settings = RecipeSettings(max_steps=500, batch_size=64, learning_rate=1e-3, eval_every=100)
-
-    def pairs(self, indices, scenes) -> tuple[list[str], list[int]]:
-        """One caption per scene: the canonical one (label 1) or a hard negative (label 0)."""
-        texts, labels = [], []
-        for i, scene in zip(indices, scenes):
-            rng = random.Random(i)
-            if rng.random() < 0.5:
-                texts.append(scene.captions[0])
-                labels.append(1)
-            else:
-                texts.append(hard_negative(scene, rng))
-                labels.append(0)
-        return texts, labels
+        self.settings = RecipeSettings(max_steps=800, batch_size=32, learning_rate=1e-3, eval_every=100)
 
     def make_batch(self, indices):
+        # Pairs: every scene twice, with its canonical caption (label 1) and a hard negative (label 0).
         indices, batch = self.train_batch(indices)
-        texts, labels = self.pairs(indices, batch["scenes"])
-        tokens = self.tokenize(texts)
+        texts, labels = [], []
+        for index, scene in zip(indices, batch["scenes"]):
+            texts += [scene.captions[0], hard_negative(scene, random.Random(index))]
+            labels += [1, 0]
+        tokens = self.tokenize(texts)  # (2B, T_txt)
+        pixel_values = normalize_pixels(batch["pixel_values"]).repeat_interleave(2, dim=0)  # (2B, 3, H, W)
         return {
-            "pixel_values": normalize_pixels(batch["pixel_values"]),
+            "pixel_values": pixel_values,
             "input_ids": tokens.input_ids,
             "attention_mask": tokens.attention_mask,
             "labels": torch.tensor(labels),

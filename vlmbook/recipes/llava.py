@@ -3,11 +3,12 @@
 A CLIP vision tower encodes the image into 64 patch tokens, a 2-layer MLP
 projects them to the decoder's width, and they replace the 64 "<image>"
 tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
-Section 4.1). Only the answer tokens are trained; the prompt's labels are -100.
-Worked sample of one training sequence::
+Section 4.1). Each training sequence is a multi-turn conversation with one
+turn per question of the scene, as in LLaVA's instruction data, and only
+the answer tokens are trained. Worked sample (two turns)::
 
-    <s> user : <image> x 64 what color is the circle ? assistant : red </s>
-    labels: -100 on everything up to "assistant :", then  red </s>
+    <s> user : <image> x 64 what color is the circle ? assistant : red </s> user : how many objects are there ? assistant : two </s>
+    labels: -100 everywhere except the answers and their </s>: red </s>, two </s>
 
 NOTE: LLaVA trains in two stages (projector alignment on captions, then
 instruction tuning), starting from a pretrained CLIP and LLM. The tiny model
@@ -58,7 +59,7 @@ class LlavaRecipe:
     def __init__(self, seed: int = 0, init_from: str | None = None):
         self.seed = seed
         self.init_from = init_from
-        self.settings = RecipeSettings(max_steps=600, batch_size=64, learning_rate=2e-3, eval_every=100)
+        self.settings = RecipeSettings(max_steps=700, batch_size=32, learning_rate=2e-3, eval_every=100)
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.processor = None
         self._val_scenes = None
@@ -78,22 +79,31 @@ class LlavaRecipe:
         indices = [index % len(self.world) for index in indices]  # later epochs reuse the scenes
         batch = self.world.batch(indices)
         tokenizer = self.processor.tokenizer
-        qas = [random.Random(i).choice(scene.questions) for i, scene in zip(indices, batch["scenes"])]
 
-        # Sequences: prompt ids (with the image tokens expanded) + answer ids + </s>.
+        # Sequences: one conversation per scene, every question of the scene as one turn,
+        # in an order seeded by the scene index. Only the answers and their </s> are labeled.
         sequences, label_sequences = [], []
-        for qa in qas:
-            prompt = chat_prompt(self.processor, qa.question).replace("<image>", "<image>" * NUM_IMAGE_TOKENS)
-            prompt_ids = tokenizer(prompt).input_ids
-            answer_ids = tokenizer(f"{qa.answer} {EOS}", add_special_tokens=False).input_ids
-            sequences.append(prompt_ids + answer_ids)
-            label_sequences.append([-100] * len(prompt_ids) + answer_ids)
+        for index, scene in zip(indices, batch["scenes"]):
+            qas = list(scene.questions)
+            random.Random(index).shuffle(qas)
+            ids, labels = [], []
+            for turn, qa in enumerate(qas):
+                if turn == 0:
+                    prompt = chat_prompt(self.processor, qa.question).replace("<image>", "<image>" * NUM_IMAGE_TOKENS)
+                    prompt_ids = tokenizer(prompt).input_ids  # starts with <s>
+                else:
+                    prompt_ids = tokenizer(f"user: {qa.question} assistant:", add_special_tokens=False).input_ids
+                answer_ids = tokenizer(f"{qa.answer} {EOS}", add_special_tokens=False).input_ids
+                ids += prompt_ids + answer_ids
+                labels += [-100] * len(prompt_ids) + answer_ids
+            sequences.append(ids)
+            label_sequences.append(labels)
 
         # Padding: on the right for training; padded positions get label -100.
         length = max(len(ids) for ids in sequences)
-        input_ids = torch.full((len(qas), length), tokenizer.pad_token_id)  # (B, T)
-        labels = torch.full((len(qas), length), -100)  # (B, T)
-        attention_mask = torch.zeros((len(qas), length), dtype=torch.long)  # (B, T)
+        input_ids = torch.full((len(sequences), length), tokenizer.pad_token_id)  # (B, T)
+        labels = torch.full((len(sequences), length), -100)  # (B, T)
+        attention_mask = torch.zeros((len(sequences), length), dtype=torch.long)  # (B, T)
         for row, (ids, label_ids) in enumerate(zip(sequences, label_sequences)):
             input_ids[row, : len(ids)] = torch.tensor(ids)
             labels[row, : len(ids)] = torch.tensor(label_ids)
