@@ -1,4 +1,4 @@
-"""Generator: how an image becomes tokens, and the figure of what the model sees.
+"""Generator: how an image becomes tokens, and a figure of what the model sees.
 
 The patch size comes from the config of the CLIP checkpoint that
 `vlmbook.checkpoint("clip")` names: the embedded tiny CLIP by default, or
@@ -28,10 +28,11 @@ from vlmbook import ShapesWorld
 scene = ShapesWorld(split="train", image_size=image_size, seed=0)[0]
 pixels = np.asarray(scene.image)  # (H, W, 3), uint8
 
-# Cut rows and columns into blocks of P pixels, then list the blocks row by row.
-blocks = pixels.reshape(grid_size, patch_size, grid_size, patch_size, 3)  # (H/P, P, W/P, P, 3)
+# Cut rows and columns into runs of P pixels, then list the blocks row by row.
+P, rows, cols = patch_size, grid_size, grid_size
+blocks = pixels.reshape(rows, P, cols, P, 3)  # (H/P, P, W/P, P, 3)
 blocks = blocks.transpose(0, 2, 1, 3, 4)  # (H/P, W/P, P, P, 3)
-patches = blocks.reshape(num_patches, patch_size * patch_size * 3)  # (N_patch, P*P*3)
+patches = blocks.reshape(num_patches, P * P * 3)  # (N_patch, P*P*3)
 # --8<-- [end:patchify]
 
 # --8<-- [start:figure]
@@ -43,29 +44,35 @@ LABELS = {
     "ko": {
         "image": "장면과 패치 격자",
         "sequence": "모델의 입력: 패치를 한 줄로 늘어놓은 토큰 열",
-        "title": "모델이 보는 것: {size}×{size} 이미지, {patch}×{patch} 패치, 이미지 토큰 {count}개",
+        "title": "모델이 보는 것: {size}×{size} 이미지, "
+        "{patch}×{patch} 패치, 이미지 토큰 {count}개",
     },
     "en": {
         "image": "Scene and its patch grid",
         "sequence": "What the model reads: the patches as a token sequence",
-        "title": "What the model sees: a {size}×{size} image, {patch}×{patch} patches, {count} image tokens",
+        "title": "What the model sees: a {size}×{size} image, "
+        "{patch}×{patch} patches, {count} image tokens",
     },
 }
-SEQUENCE_COLUMNS = 2 * grid_size  # tiles per row in the right panel: two image rows per line
-GAP = 2  # pixels of white between tiles in a row of the right panel
-ROW_GAP = max(GAP, round(0.6 * patch_size))  # pixels between rows, room for the token indices
+# Layout of the right panel: two image rows per line of tiles, white gaps in
+# pixels between tiles, and room above each line for the token indices.
+SEQUENCE_COLUMNS = 2 * grid_size
+GAP = 2
+ROW_GAP = max(GAP, round(0.6 * patch_size))
 
 
 def tile_patches(patches: np.ndarray) -> np.ndarray:
-    """Lay the patches out in reading order, SEQUENCE_COLUMNS per row, with white gaps."""
+    """Lay the patches out in reading order, with white gaps between them."""
     num_rows = -(-len(patches) // SEQUENCE_COLUMNS)  # ceiling division
     # Each row of tiles has ROW_GAP white pixels above it for the indices.
     step, row_step = patch_size + GAP, patch_size + ROW_GAP
-    canvas = np.full((num_rows * row_step, SEQUENCE_COLUMNS * step, 3), 255, dtype=np.uint8)
+    canvas_shape = (num_rows * row_step, SEQUENCE_COLUMNS * step, 3)
+    canvas = np.full(canvas_shape, 255, dtype=np.uint8)  # white
     for index, patch in enumerate(patches):
         row, column = divmod(index, SEQUENCE_COLUMNS)
         top, left = row * row_step + ROW_GAP, column * step
-        canvas[top:top + patch_size, left:left + patch_size] = patch.reshape(patch_size, patch_size, 3)
+        tile = patch.reshape(patch_size, patch_size, 3)
+        canvas[top:top + patch_size, left:left + patch_size] = tile
     return canvas
 
 
@@ -76,7 +83,7 @@ def draw_patches(lang: str):
         1, 2, figsize=(8.6, 3.6), gridspec_kw={"width_ratios": [1, 1.9]}
     )
 
-    # Left: the scene with a line at every patch border and each patch's token index.
+    # Left: the scene, a line at every patch border, each patch's token index.
     image_ax.imshow(pixels, interpolation="nearest")
     for border in range(0, image_size + 1, patch_size):
         image_ax.axhline(border - 0.5, color="white", linewidth=1)
@@ -84,8 +91,9 @@ def draw_patches(lang: str):
     if grid_size <= 8:
         for index in range(num_patches):
             row, column = divmod(index, grid_size)
-            image_ax.text(column * patch_size + 0.5, row * patch_size + 0.5, str(index),
-                          fontsize=6, color="#444444", ha="left", va="top")
+            x, y = column * patch_size + 0.5, row * patch_size + 0.5
+            image_ax.text(x, y, str(index), fontsize=6, color="#444444",
+                          ha="left", va="top")
     image_ax.set_title(labels["image"], fontsize=10)
     image_ax.set_axis_off()
 
@@ -94,12 +102,17 @@ def draw_patches(lang: str):
     step, row_step = patch_size + GAP, patch_size + ROW_GAP
     for index in range(num_patches):
         row, column = divmod(index, SEQUENCE_COLUMNS)
-        sequence_ax.text(column * step + patch_size / 2 - 0.5, row * row_step + ROW_GAP - 1, str(index),
-                         fontsize=6, ha="center", va="bottom")
+        x = column * step + patch_size / 2 - 0.5
+        y = row * row_step + ROW_GAP - 1
+        sequence_ax.text(x, y, str(index), fontsize=6,
+                         ha="center", va="bottom")
     sequence_ax.set_title(labels["sequence"], fontsize=10)
     sequence_ax.set_axis_off()
 
-    fig.suptitle(labels["title"].format(size=image_size, patch=patch_size, count=num_patches))
+    title = labels["title"].format(
+        size=image_size, patch=patch_size, count=num_patches
+    )
+    fig.suptitle(title)
     return fig
 # --8<-- [end:figure]
 
