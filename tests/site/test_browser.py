@@ -54,6 +54,15 @@ def test_korean_home_at_root(page, site_server):
     assert "실행하며 배우는" in page.inner_text("h1")
 
 
+def test_korean_text_uses_site_font(page, site_server):
+    page.goto(f"{site_server}/getting-started/")
+    page.evaluate("document.fonts.ready")
+    loaded = page.evaluate("""() => document.fonts.check('16px "Book Hangul"', '시작하기')""")
+    assert loaded, "the site's Hangul font did not load"
+    statuses = page.evaluate("() => [...document.fonts].map(f => f.family + ' ' + f.status)")
+    assert "Book Hangul loaded" in statuses
+
+
 def test_switcher_keeps_page(page, site_server):
     page.goto(f"{site_server}/getting-started/")
     page.hover(".md-header__option .md-select")

@@ -135,3 +135,14 @@ def test_notebook_language_switcher(built_site):
         encoding="utf-8"
     )
     assert 'href="../../../labs/first-notebook/" hreflang="ko"' in html
+
+
+def test_hangul_web_font_served_by_site(built_site):
+    font = built_site.path / "assets" / "fonts" / "book-hangul.woff"
+    stylesheet = (built_site.path / "assets" / "stylesheets" / "book.css").read_text(encoding="utf-8")
+    assert font.read_bytes()[:4] == b"wOFF"
+    assert 'url("../fonts/book-hangul.woff")' in stylesheet
+    assert "U+AC00-D7AF" in stylesheet
+    for lang in ("", "en/"):
+        html = (built_site.path / lang / "index.html").read_text(encoding="utf-8")
+        assert "assets/stylesheets/book.css" in html

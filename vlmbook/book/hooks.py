@@ -29,6 +29,7 @@ from mkdocs.utils.meta import get_data
 from vlmbook.book.generators import GeneratorError, GeneratorResult, package_digest, run_generator
 from vlmbook.book.mathml import MathError, tex_to_mathml
 from vlmbook.book.outputs import LANGUAGES
+from vlmbook.book.webfont import STYLESHEET, STYLESHEET_URI, FONT_URI, hangul_characters, subset_font
 
 log = logging.getLogger("mkdocs.hooks.vlmbook")
 
@@ -164,6 +165,24 @@ def _fix_notebook_files(files: Files, config) -> None:
                 file.alternates[lang] = alternate
 
 
+def _add_web_font(files: Files, config) -> None:
+    """Add the Hangul web font and its stylesheet to the site root.
+
+    Every edition's pages load them from the root, so only the default
+    edition's build writes them.
+    """
+    import material
+
+    texts = [p.read_text(encoding="utf-8") for p in _source_pages(Path(config.docs_dir))]
+    texts.append(Path(config.config_file_path).read_text(encoding="utf-8"))
+    interface = Path(material.__file__).parent / "templates" / "partials" / "languages" / "ko.html"
+    if interface.is_file():
+        texts.append(interface.read_text(encoding="utf-8"))
+    font = subset_font(hangul_characters(texts), _cache_dir(config))
+    files.append(File.generated(config, FONT_URI, abs_src_path=str(font)))
+    files.append(File.generated(config, STYLESHEET_URI, content=STYLESHEET))
+
+
 class NotebookPageFile(File):
     """A notebook that MkDocs renders as a page (through mkdocs-jupyter)."""
 
@@ -214,6 +233,8 @@ def on_files(files: Files, config) -> Files:
     language = _current_language(config)
     prefix = "" if language == LANGUAGES[0] else f"{language}/"
     _BuildState.language = language
+    if language == LANGUAGES[0]:
+        _add_web_font(files, config)
     _BuildState.figures = {}
     _BuildState.markdown = {}
     owners: dict[str, str] = {}
