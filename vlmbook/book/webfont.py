@@ -4,9 +4,9 @@ The site loads no font from another host (Material runs with ``font:
 false``), so Korean text falls back to the reader's system fonts, and a
 system without a Hangul font shows empty boxes. The build therefore subsets
 NanumGothic (the font of the figures) to the Hangul characters that the
-pages, the navigation and Material's Korean interface use, and serves it as
-WOFF with a ``unicode-range``: Latin text keeps the system font, and a page
-without Hangul never downloads the file.
+pages, the navigation and Material's Korean interface use. The site serves
+the subset as WOFF with a ``unicode-range``, so Latin text keeps the system
+font and a page without Hangul never downloads the file.
 """
 
 from __future__ import annotations
