@@ -21,8 +21,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The site tests build with this site_url so that the language switcher's
-# absolute links point at the local server's root.
+# Default site_url of test builds: the edition roots become "/" and "/en/"
+# instead of the GitHub Pages project path. The browser tests' build also
+# names the server's port.
 LOCAL_SITE_URL = "http://127.0.0.1/"
 
 
