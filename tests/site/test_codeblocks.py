@@ -147,6 +147,7 @@ def test_editions_show_same_code(korean, english):
 
 
 def test_built_editions_show_same_code(built_site):
+    pages_with_code = 0
     for korean, english in page_pairs():
         shown = {
             lang: [
@@ -158,8 +159,9 @@ def test_built_editions_show_same_code(built_site):
             ]
             for lang, source in (("ko", korean), ("en", english))
         }
-        assert shown["ko"], f"{_page_id(korean)} shows no Python code"
         assert shown["ko"] == shown["en"], f"{_page_id(korean)}: editions show different code"
+        pages_with_code += bool(shown["ko"])
+    assert pages_with_code >= 4, "the home, getting-started, conventions and lab pages show code"
 
 
 def test_audit_every_shown_block_ran(built_site, tmp_path_factory):
