@@ -85,3 +85,14 @@ def test_shown_code_blocks_read_highlighted_html():
     )
     assert shown_code_blocks(html) == [("python", "x = 1 < 2\n"), ("python", "y = 2\n")]
     assert normalize_code("\n  a  \nb \n\n") == "  a\nb"
+
+
+def test_second_output_in_cont_chain_reported():
+    page = (
+        "```python\nprint(1)\n```\n\n<!--pytest-codeblocks:expected-output-->\n```text\n1\n```\n\n"
+        "<!--pytest-codeblocks:cont-->\n```python\nprint(2)\n```\n\n"
+        "<!--pytest-codeblocks:expected-output-->\n```text\n2\n```\n"
+    )
+    problems = lint_page(page)
+    assert len(problems) == 1
+    assert "already has expected_output" in problems[0]

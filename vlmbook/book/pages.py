@@ -165,6 +165,16 @@ def lint_page(page_text: str) -> list[str]:
             )
         elif keyword == "cont" and following.language != EXECUTED_LANGUAGE:
             problems.append(f"line {number}: cont marker before a non-Python block")
+
+    # What pytest-codeblocks' own parser rejects, e.g. two expected outputs
+    # for one chain of cont blocks.
+    try:
+        extract_from_buffer(io.StringIO(page_text))
+    except RuntimeError as error:
+        problems.append(
+            f"pytest-codeblocks cannot read the page: {error} A chain of cont blocks "
+            "has one expected output; end the chain before the next output."
+        )
     return problems
 
 
