@@ -9,8 +9,7 @@ import torch.nn.functional as F
 from transformers import CLIPModel, CLIPProcessor
 
 import vlmbook
-from vlmbook.shapesworld import COLORS, SHAPES, ShapesWorld
-from vlmbook.shapesworld_text import article
+from vlmbook.shapesworld import COLORS, SHAPES, SIZES, ShapesWorld
 
 folder = vlmbook.checkpoint("clip")
 model = CLIPModel.from_pretrained(folder).eval()
@@ -40,15 +39,16 @@ def labels_of(scenes: list) -> torch.Tensor:
 test_world = ShapesWorld("test", min_objects=1, max_objects=1, seed=0)
 test_scenes = [test_world[i] for i in range(300)]
 image_embeds = embed_scenes(test_scenes)  # (300, D)
-text_embeds = embed_prompts([f"{article(color)} {color} {shape}" for color, shape in classes])  # (18, D)
+prompts = [f"a {size} {color} {shape}" for color, shape in classes for size in SIZES]  # class by class
+text_embeds = embed_prompts(prompts)  # (36, D): two prompts per class
 # --8<-- [end:embed]
 
 # --8<-- [start:pca]
 # PCA of images and prompts together: center, then keep the top two right singular vectors.
-joint = torch.cat([image_embeds, text_embeds])  # (300 + 18, D)
+joint = torch.cat([image_embeds, text_embeds])  # (300 + 36, D)
 centered = joint - joint.mean(dim=0)
 _, _, right_vectors = torch.linalg.svd(centered, full_matrices=False)  # right_vectors: (D, D), rows
-projected = centered @ right_vectors[:2].T  # (318, 2)
+projected = centered @ right_vectors[:2].T  # (336, 2)
 image_points, text_points = projected[: len(test_scenes)], projected[len(test_scenes) :]
 
 # The modality gap: how far apart the mean image and the mean prompt sit.
@@ -83,9 +83,15 @@ with torch.no_grad():
         "test": (probe(image_embeds).argmax(1) == labels_of(test_scenes)).float().mean().item(),
         "test_heldout": (probe(heldout_embeds).argmax(1) == labels_of(heldout_scenes)).float().mean().item(),
     }
+# Zero-shot: each class scores with its better prompt, "a small ..." or "a large ...".
+prompt_embeds = text_embeds.view(len(classes), len(SIZES), -1)  # (18, 2, D)
+zero_shot_scores = {
+    "test": torch.einsum("nd,ctd->nct", image_embeds, prompt_embeds).amax(dim=2),  # (300, 18)
+    "test_heldout": torch.einsum("nd,ctd->nct", heldout_embeds, prompt_embeds).amax(dim=2),
+}
 zero_shot_accuracy = {
-    "test": ((image_embeds @ text_embeds.T).argmax(1) == labels_of(test_scenes)).float().mean().item(),
-    "test_heldout": ((heldout_embeds @ text_embeds.T).argmax(1) == labels_of(heldout_scenes)).float().mean().item(),
+    "test": (zero_shot_scores["test"].argmax(1) == labels_of(test_scenes)).float().mean().item(),
+    "test_heldout": (zero_shot_scores["test_heldout"].argmax(1) == labels_of(heldout_scenes)).float().mean().item(),
 }
 # --8<-- [end:probe]
 
@@ -110,7 +116,8 @@ def draw_embedding_pca(lang: str):
     for (x, y), scene in zip(image_points.tolist(), test_scenes):
         obj = scene.objects[0]
         ax.scatter(x, y, s=14, color=COLOR_HEX[obj.color], marker=MARKERS[obj.shape], alpha=0.45, linewidths=0)
-    for (x, y), (color, shape) in zip(text_points.tolist(), classes):
+    pairs = [(color, shape) for color, shape in classes for _ in SIZES]  # the class of each prompt
+    for (x, y), (color, shape) in zip(text_points.tolist(), pairs):
         ax.scatter(x, y, s=110, color=COLOR_HEX[color], marker=MARKERS[shape], edgecolors="black", linewidths=1.2)
     legend = [
         plt.Line2D([0], [0], marker="o", color="w", markerfacecolor="gray", alpha=0.5, label=labels["image"]),
@@ -128,11 +135,11 @@ def draw_embedding_pca(lang: str):
 def probe_table(lang: str) -> str:
     if lang == "ko":
         header = "| 분류기 | 라벨 데이터 | test (본 조합) | test_heldout (처음 보는 조합) |"
-        rows = [("제로샷 (프롬프트 `a {color} {shape}`)", "없음", zero_shot_accuracy),
+        rows = [("제로샷 (프롬프트 `a small/large {color} {shape}`)", "없음", zero_shot_accuracy),
                 ("선형 탐침 (로지스틱 회귀)", f"train 이미지 {len(train_scenes)}장", probe_accuracy)]
     else:
         header = "| classifier | labeled data | test (seen pairs) | test_heldout (held-out pairs) |"
-        rows = [("zero-shot (prompt `a {color} {shape}`)", "none", zero_shot_accuracy),
+        rows = [("zero-shot (prompts `a small/large {color} {shape}`)", "none", zero_shot_accuracy),
                 ("linear probe (logistic regression)", f"{len(train_scenes)} train images", probe_accuracy)]
     lines = [header, "| --- | --- | --- | --- |"]
     lines += [f"| {name} | {data} | {acc['test']:.1%} | {acc['test_heldout']:.1%} |" for name, data, acc in rows]

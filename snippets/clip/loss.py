@@ -65,8 +65,8 @@ for scale in (initial_scale, 100.0, 1000.0):
     aligned_loss = contrastive_loss(similarity_logits(image_embeds, text_embeds, logit_scale.exp()))
     aligned_loss.backward()
     swapped_loss = contrastive_loss(similarity_logits(image_embeds, swapped_embeds, torch.tensor(scale)))
-    print(f"scale {scale:7.2f} | aligned: loss {aligned_loss.item():.4f}, gradient {logit_scale.grad.item():+.1e}"
-          f" | two captions swapped: loss {swapped_loss.item():.2f}")
+    print(f"scale {scale:7.2f} | aligned loss {aligned_loss.item():.4f}, gradient {logit_scale.grad.item():+.1e}"
+          f" | swapped loss {swapped_loss.item():.2f}")
 # --8<-- [end:scale]
 
 # --8<-- [start:figure]

@@ -59,20 +59,34 @@ probs = logits.softmax(dim=-1)  # (3, 18): one distribution over the classes per
 # --8<-- [end:classify]
 
 # --8<-- [start:templates]
-TEMPLATES = {
-    "{color} {shape}": ["{color} {shape}"],
-    "a {color} {shape}": ["{article} {color} {shape}"],
-    "a small {color} {shape}": ["a small {color} {shape}"],
-    "a large {color} {shape}": ["a large {color} {shape}"],
-    "ensemble: small + large": ["a small {color} {shape}", "a large {color} {shape}"],
+SIZED = ["a small {color} {shape}", "a large {color} {shape}"]
+TEMPLATES = {  # name -> (templates, how the scores of one class's prompts combine)
+    "{color} {shape}": (["{color} {shape}"], "mean"),
+    "a {color} {shape}": (["{article} {color} {shape}"], "mean"),
+    "a small {color} {shape}": (["a small {color} {shape}"], "mean"),
+    "a large {color} {shape}": (["a large {color} {shape}"], "mean"),
+    "small + large, mean embedding": (SIZED, "mean"),
+    "small + large, best prompt": (SIZED, "max"),
 }
 
 
-def build_classifier(templates: list[str]) -> torch.Tensor:
-    """Build the zero-shot classifier: per class, the renormalized mean of its prompt embeddings (18, D)."""
+def embed_prompts(templates: list[str]) -> torch.Tensor:
+    """Embed every template for every class (18, N_template, D)."""
     texts = [t.format(article=article(color), color=color, shape=shape) for color, shape in classes for t in templates]
-    embeds = embed_texts(texts).view(len(classes), len(templates), -1)  # (18, N_template, D)
-    return F.normalize(embeds.mean(dim=1), dim=-1)  # (18, D)
+    return embed_texts(texts).view(len(classes), len(templates), -1)
+
+
+def class_scores(image_embeds: torch.Tensor, prompt_embeds: torch.Tensor, combine: str) -> torch.Tensor:
+    """Score every image against every class (N, 18), from the prompt embeddings (18, N_template, D).
+
+    "mean" averages a class's prompt embeddings into one classifier weight, as
+    CLIP's prompt ensembling does; "max" keeps the class's best prompt.
+    """
+    if combine == "mean":
+        weights = F.normalize(prompt_embeds.mean(dim=1), dim=-1)  # (18, D)
+        return image_embeds @ weights.T  # (N, 18)
+    per_prompt = torch.einsum("nd,ctd->nct", image_embeds, prompt_embeds)  # (N, 18, N_template)
+    return per_prompt.amax(dim=2)  # (N, 18)
 
 
 def labels_of(scenes: list) -> torch.Tensor:
@@ -80,17 +94,16 @@ def labels_of(scenes: list) -> torch.Tensor:
     return torch.tensor([classes.index(scene.objects[0].pair) for scene in scenes])
 
 
-def zero_shot_accuracy(classifier: torch.Tensor, image_embeds: torch.Tensor, labels: torch.Tensor) -> float:
-    """Return the fraction of images whose most similar class is their true color-shape pair."""
-    predicted = (image_embeds @ classifier.T).argmax(dim=1)  # (N,)
-    return (predicted == labels).float().mean().item()
+def top1_accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Return the fraction of images whose best-scoring class is their true color-shape pair."""
+    return (scores.argmax(dim=1) == labels).float().mean().item()
 
 
 test_scenes = [single_world[i] for i in range(500)]
 test_embeds, test_labels = embed_images([s.image for s in test_scenes]), labels_of(test_scenes)  # (500, D), (500,)
 template_accuracy = {
-    name: zero_shot_accuracy(build_classifier(templates), test_embeds, test_labels)
-    for name, templates in TEMPLATES.items()
+    name: top1_accuracy(class_scores(test_embeds, embed_prompts(templates), combine), test_labels)
+    for name, (templates, combine) in TEMPLATES.items()
 }
 # --8<-- [end:templates]
 
@@ -99,14 +112,15 @@ template_accuracy = {
 heldout_world = ShapesWorld("test_heldout", min_objects=1, max_objects=1, seed=0)
 heldout_scenes = [heldout_world[i] for i in range(500)]
 heldout_embeds, heldout_labels = embed_images([s.image for s in heldout_scenes]), labels_of(heldout_scenes)
-ensemble = build_classifier(TEMPLATES["ensemble: small + large"])
-seen_accuracy = zero_shot_accuracy(ensemble, test_embeds, test_labels)
-heldout_accuracy = zero_shot_accuracy(ensemble, heldout_embeds, heldout_labels)
+sized_prompts = embed_prompts(SIZED)  # (18, 2, D)
+seen_accuracy = top1_accuracy(class_scores(test_embeds, sized_prompts, "max"), test_labels)
+heldout_accuracy = top1_accuracy(class_scores(heldout_embeds, sized_prompts, "max"), heldout_labels)
 
 # Accuracy of each color-shape pair, over both splits.
 all_embeds, all_labels = torch.cat([test_embeds, heldout_embeds]), torch.cat([test_labels, heldout_labels])
+all_scores = class_scores(all_embeds, sized_prompts, "max")  # (1000, 18)
 per_pair = {
-    pair: zero_shot_accuracy(ensemble, all_embeds[all_labels == index], all_labels[all_labels == index])
+    pair: top1_accuracy(all_scores[all_labels == index], all_labels[all_labels == index])
     for index, pair in enumerate(classes)
 }
 # --8<-- [end:heldout]
@@ -132,7 +146,7 @@ LABELS = {
 def draw_similarity_matrix(lang: str):
     labels = LABELS[lang]
     count = len(pair_scenes)
-    fig = plt.figure(figsize=(8.6, 6.0))
+    fig = plt.figure(figsize=(7.4, 5.6))
     grid = fig.add_gridspec(2, count + 1, height_ratios=[1, count], width_ratios=[1] * count + [0.08],
                             hspace=0.05, wspace=0.08)
     # Top row: each image above its column of the matrix.
@@ -144,7 +158,7 @@ def draw_similarity_matrix(lang: str):
     matrix_ax = fig.add_subplot(grid[1, :count])
     cells = matrix_ax.imshow(similarity.T.numpy(), cmap="viridis", vmin=-1, vmax=1, aspect="auto")
     matrix_ax.set_xticks(range(count), [f"{labels['image']} {i + 1}" for i in range(count)])
-    matrix_ax.set_yticks(range(count), pair_captions, fontsize=8)
+    matrix_ax.set_yticks(range(count), pair_captions, fontsize=9)
     for image_index in range(count):
         for caption_index in range(count):
             value = similarity[image_index, caption_index].item()
