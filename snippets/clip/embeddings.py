@@ -83,6 +83,7 @@ with torch.no_grad():
         "test": (probe(image_embeds).argmax(1) == labels_of(test_scenes)).float().mean().item(),
         "test_heldout": (probe(heldout_embeds).argmax(1) == labels_of(heldout_scenes)).float().mean().item(),
     }
+
 # Zero-shot: each class scores with its better prompt, "a small ..." or "a large ...".
 prompt_embeds = text_embeds.view(len(classes), len(SIZES), -1)  # (18, 2, D)
 zero_shot_scores = {

@@ -46,16 +46,18 @@ similarity = image_embeds @ text_embeds.T  # (6 images, 6 captions): cosine simi
 # --8<-- [start:classify]
 from vlmbook.shapesworld_text import article
 
-# One class per color-shape pair, one prompt per class: "a red circle", "an orange square", ...
+# One class per color-shape pair, and one prompt per class and size, worded like
+# the training captions: "a small red circle", "a large red circle", ...
 classes = [(color, shape) for color in COLORS for shape in SHAPES]  # 18 classes
-prompts = [f"{article(color)} {color} {shape}" for color, shape in classes]
-class_embeds = embed_texts(prompts)  # (18, D): the zero-shot classifier's weights
+prompts = [f"a {size} {color} {shape}" for color, shape in classes for size in ("small", "large")]  # 36
+prompt_embeds = embed_texts(prompts)  # (36, D): the zero-shot classifier's weights
 
 single_world = ShapesWorld("test", min_objects=1, max_objects=1, seed=0)
 scenes = [single_world[i] for i in range(3)]
 scale = model.logit_scale.exp().item()  # 1 / temperature, learned
-logits = scale * embed_images([scene.image for scene in scenes]) @ class_embeds.T  # (3, 18)
-probs = logits.softmax(dim=-1)  # (3, 18): one distribution over the classes per image
+logits = scale * embed_images([scene.image for scene in scenes]) @ prompt_embeds.T  # (3, 36)
+probs = logits.softmax(dim=-1)  # (3, 36): one distribution over the prompts per image
+predicted = [classes[i // 2] for i in probs.argmax(dim=-1).tolist()]  # prompts 2k and 2k + 1 are class k
 # --8<-- [end:classify]
 
 # --8<-- [start:templates]
