@@ -114,3 +114,17 @@ def test_public_presets_match_transformers_sizes(ours, theirs):
     with torch.device("meta"):
         mine, reference = parameter_count(ours()), parameter_count(theirs())
     assert mine == reference, f"ours {mine:,} vs transformers {reference:,}"
+
+
+@pytest.mark.parametrize(
+    "read, hf_config",
+    [
+        (lambda d: CLIPConfig.from_hf(d), transformers.CLIPConfig),
+        (lambda d: BlipConfig.from_hf(d), transformers.BlipConfig),
+        (lambda d: LlavaConfig.from_hf(d), transformers.LlavaConfig),
+    ],
+    ids=["clip", "blip", "llava"],
+)
+def test_config_defaults_match_transformers(read, hf_config):
+    """An empty config.json reads as transformers' default config, because each missing key takes its default."""
+    assert read({}) == read(hf_config().to_dict())

@@ -83,9 +83,9 @@ class CLIPConfig:
             text_mlp_dim=text.get("intermediate_size", 2048),
             text_act=text.get("hidden_act", "quick_gelu"),
             norm_eps=text.get("layer_norm_eps", 1e-5),
-            eos_token_id=text.get("eos_token_id", 2),
+            eos_token_id=text.get("eos_token_id", 49407),
             embed_dim=hf.get("projection_dim", 512),
-            logit_scale_init=hf.get("logit_scale_init_value", math.log(1 / 0.07)),
+            logit_scale_init=hf.get("logit_scale_init_value", 2.6592),  # transformers' default, about log(1 / 0.07)
         )
 
 

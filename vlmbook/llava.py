@@ -94,7 +94,7 @@ class LlavaConfig:
         if rope.get("rope_type", "default") != "default":
             raise ValueError(f"rope_type={rope['rope_type']!r} is not supported; only the original RoPE ('default') is")
         return cls(
-            vision=ViTConfig.from_hf(hf.get("vision_config", {}), clip_style=True),
+            vision=ViTConfig.from_hf(hf["vision_config"]) if "vision_config" in hf else cls.llava_1_5_7b().vision,
             vision_feature_layer=feature_layer,
             keep_cls_token=strategy == "full",
             vocab_size=text.get("vocab_size", 32000),

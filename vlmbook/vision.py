@@ -60,10 +60,14 @@ class ViTConfig:
 
     @classmethod
     def from_hf(cls, hf: dict, clip_style: bool = True) -> ViTConfig:
-        """Read a Hugging Face ``vision_config`` dict (CLIP-style, or BLIP-style if ``clip_style`` is False)."""
+        """Read a Hugging Face ``vision_config`` dict (CLIP-style, or BLIP-style if ``clip_style`` is False).
+
+        A missing key takes transformers' default for that config class, as older
+        checkpoints store only the values that differ from the defaults.
+        """
         return cls(
-            image_size=hf.get("image_size", 224),
-            patch_size=hf.get("patch_size", 32),
+            image_size=hf.get("image_size", 224 if clip_style else 384),
+            patch_size=hf.get("patch_size", 32 if clip_style else 16),
             num_channels=hf.get("num_channels", 3),
             width=hf.get("hidden_size", 768),
             num_layers=hf.get("num_hidden_layers", 12),
