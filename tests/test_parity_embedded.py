@@ -123,8 +123,8 @@ def test_embedded_parity(folder_and_name):
             theirs = reference.generate(input_ids=input_ids, pixel_values=pixel_values, max_new_tokens=12,
                                         do_sample=False, num_beams=1)
             assert mine.tolist() == theirs.tolist(), f"generations differ:\nours   {mine.tolist()}\ntheirs {theirs.tolist()}"
-    for what, gap in gaps.items():
-        assert gap < TOLERANCE, f"{name} {what}: max abs diff {gap:.2e}"
+    for output_name, gap in gaps.items():
+        assert gap < TOLERANCE, f"{name} {output_name}: max abs diff {gap:.2e}"
 
 
 def test_embedded_vision_attention_parity(folder_and_name):

@@ -200,8 +200,8 @@ class CLIP(nn.Module):
     def clamp_logit_scale_(self) -> None:
         """Clip logit_scale to [0, log(max_logit_scale)] in place; call it after every optimizer step.
 
-        CLIP clips the parameter itself rather than the forward pass, as OpenAI's
-        and open_clip's training loops do, so a loaded checkpoint is used as it is.
+        The clip applies to the parameter, not to the forward pass, as in open_clip's
+        training loop. A loaded checkpoint is therefore used as it is.
         """
         self.logit_scale.clamp_(0.0, math.log(self.config.max_logit_scale))
     # --8<-- [end:temperature]
