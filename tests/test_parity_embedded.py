@@ -142,7 +142,7 @@ def test_embedded_vision_attention_parity(folder_and_name):
         assert gap < 1e-6, f"{name} vision layer {layer}: max abs diff {gap:.2e}"
 
 
-@pytest.mark.parametrize("name", ["clip", "llava", "blip-captioning"])
+@pytest.mark.parametrize("name", ["clip", "blip-itm", "llava", "blip-captioning"])
 def test_embedded_real_scenes(name):
     """On ShapesWorld test scenes prepared by the checkpoint's own processor, outputs match within 1e-5."""
     from transformers import AutoProcessor
@@ -159,6 +159,12 @@ def test_embedded_real_scenes(name):
                                return_tensors="pt", padding=True)
             mine = CLIP.from_pretrained(folder)(inputs.input_ids, inputs.pixel_values, inputs.attention_mask)
             gap = max_gap(mine.logits_per_image, reference(**inputs).logits_per_image)
+        elif name == "blip-itm":
+            inputs = processor(text=[s.captions[0] for s in scenes], images=[s.image for s in scenes],
+                               return_tensors="pt", padding=True)
+            model = BlipForImageTextMatching.from_pretrained(folder)
+            mine, _ = model(inputs.input_ids, inputs.pixel_values, inputs.attention_mask)
+            gap = max_gap(mine, reference(**inputs).itm_score)
         elif name == "llava":
             from vlmbook.recipes.llava import chat_prompt
 
