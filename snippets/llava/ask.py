@@ -17,7 +17,7 @@ from vlmbook.shapesworld import ShapesWorld
 checkpoint = vlmbook.checkpoint("llava")
 processor = AutoProcessor.from_pretrained(checkpoint)
 model = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
-scene = ShapesWorld("test", max_objects=3, seed=0)[0]
+scene = ShapesWorld("test", max_objects=2, seed=0)[0]
 # --8<-- [end:load]
 
 

@@ -12,7 +12,6 @@ from transformers import AutoProcessor, LlavaForConditionalGeneration
 import vlmbook
 from vlmbook.recipes.llava import chat_prompt
 from vlmbook.shapesworld import ShapesWorld
-from vlmbook.viz import llava_image_attention
 
 checkpoint = vlmbook.checkpoint("llava")
 processor = AutoProcessor.from_pretrained(checkpoint)
@@ -20,32 +19,35 @@ processor = AutoProcessor.from_pretrained(checkpoint)
 model = LlavaForConditionalGeneration.from_pretrained(
     checkpoint, attn_implementation="eager"
 ).eval()
-scene = ShapesWorld("test", max_objects=3, seed=0)[0]
-num_layers = model.config.text_config.num_hidden_layers
+config = model.config
+grid_side = config.vision_config.image_size // config.vision_config.patch_size
+scene = ShapesWorld("test", max_objects=2, seed=0)[0]
 
 
 @torch.no_grad()
 def answer_attention(image, question: str) -> tuple[str, torch.Tensor]:
     """Return the answer and the answering position's attention to each patch."""
-    prompt = chat_prompt(processor, question)
-    inputs = processor(images=image, text=prompt, return_tensors="pt")
-    output_ids = model.generate(**inputs, max_new_tokens=1, do_sample=False)
-    answer = processor.decode(output_ids[0, -1])  # the one generated token
+    inputs = processor(
+        images=image, text=chat_prompt(processor, question), return_tensors="pt"
+    )
+    output = model(**inputs, output_attentions=True)  # one (1, H, T, T) per layer
+    answer = processor.decode(output.logits[0, -1].argmax())  # the greedy answer
 
     # Row -1 is the last prompt position: its output is the answer token.
-    maps = [
-        llava_image_attention(model, inputs.input_ids, inputs.pixel_values, layer=i)
-        for i in range(num_layers)
-    ]  # each (1, T, gh, gw), averaged over heads
-    return answer, torch.stack(maps).mean(dim=0)[0, -1]  # (gh, gw)
+    weights = torch.stack(output.attentions).mean(dim=(0, 2))[0]  # (T, T)
+    is_image = inputs.input_ids[0] == config.image_token_id  # (T,)
+    to_image = weights[-1, is_image]  # (N_img,)
+    if config.vision_feature_select_strategy == "full":
+        to_image = to_image[1:]  # the first image token is CLS, not a patch
+    return answer, to_image.reshape(grid_side, grid_side)  # (gh, gw), row-major
 
 
 results = []
 for qa in scene.questions[:3]:
     answer, heatmap = answer_attention(scene.image, qa.question)
     results.append((qa.question, answer, heatmap))
-    share = heatmap.sum().item()  # the rest of the attention goes to text tokens
-    print(f"{qa.question:<40} -> {answer:<7} {share:.0%} on image tokens")
+    share = heatmap.sum().item()  # the rest goes to text tokens (and CLS)
+    print(f"{qa.question:<40} -> {answer:<7} {share:.0%} on image patches")
 # --8<-- [end:attention]
 
 import matplotlib.pyplot as plt
@@ -54,8 +56,8 @@ from vlmbook.book import figure
 from vlmbook.viz import overlay
 
 TITLES = {
-    "ko": {"image": "입력 이미지", "answer": "답", "suptitle": "답을 만드는 위치가 이미지 토큰에 준 어텐션 (층과 헤드 평균)"},
-    "en": {"image": "input image", "answer": "answer", "suptitle": "Attention from the answering position to the image tokens (mean over layers and heads)"},
+    "ko": {"image": "입력 이미지", "answer": "답", "suptitle": "답을 만드는 위치가 이미지 패치에 준 어텐션 (층과 헤드 평균)"},
+    "en": {"image": "input image", "answer": "answer", "suptitle": "Attention from the answering position to the image patches\n(mean over layers and heads)"},
 }
 
 

@@ -15,7 +15,7 @@ from vlmbook.recipes.llava import hallucination_rate
 from vlmbook.shapesworld import ShapesWorld
 
 NUM_SCENES = 100
-# At most two objects: BLIP VQA trained on such scenes (LLaVA on up to three).
+# At most two objects per scene, as in both models' training data.
 world = ShapesWorld("test", max_objects=2, seed=0)
 scenes = [world[i] for i in range(NUM_SCENES)]
 qas = [qa for scene in scenes for qa in scene.questions]

@@ -19,7 +19,7 @@ processor = AutoProcessor.from_pretrained(checkpoint)
 processor.tokenizer.padding_side = "left"
 model = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
 
-world = ShapesWorld("test", max_objects=3, seed=0)
+world = ShapesWorld("test", max_objects=2, seed=0)
 images = [world[i].image for i in range(8)]
 prompts = [chat_prompt(processor, "what color is the circle?")] * len(images)
 inputs = processor(images=images, text=prompts, padding=True, return_tensors="pt")

@@ -17,7 +17,7 @@ processor = AutoProcessor.from_pretrained(checkpoint)
 reference = LlavaForConditionalGeneration.from_pretrained(checkpoint).eval()
 scratch = Llava.from_pretrained(checkpoint)  # the same weights, PyTorch-only modules
 
-scene = ShapesWorld("test", max_objects=3, seed=0)[0]
+scene = ShapesWorld("test", max_objects=2, seed=0)[0]
 prompt = chat_prompt(processor, "what color is the small circle?")
 inputs = processor(images=scene.image, text=prompt, return_tensors="pt")
 
@@ -43,7 +43,8 @@ batch = recipe.make_batch([0])  # one training sequence: scene 0 of the train sp
 tokens = processor.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
 labels = batch["labels"][0].tolist()  # -100 where the loss ignores the position
 
-text = [token for token in tokens if token != processor.image_token]
-print("text:", " ".join(text))
+# One conversation per scene: every question of the scene is one turn.
+text = " ".join(token for token in tokens if token != processor.image_token)
+print(text.replace(" user :", "\nuser :"))
 print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
 # --8<-- [end:training_sample]

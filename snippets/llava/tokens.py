@@ -40,7 +40,7 @@ import vlmbook
 from vlmbook.shapesworld import ShapesWorld
 
 processor = AutoProcessor.from_pretrained(vlmbook.checkpoint("llava"))
-scene = ShapesWorld("test", max_objects=3, seed=0)[0]
+scene = ShapesWorld("test", max_objects=2, seed=0)[0]
 
 # One user turn: the image, then the question. The template writes one "<image>".
 question = {"type": "text", "text": "how many objects are there?"}
@@ -65,13 +65,13 @@ LABELS = {
     "ko": {
         "title": "LLaVA 프롬프트의 토큰 열",
         "text": "텍스트 토큰",
-        "image": "이미지 토큰 (패치 하나당 하나)",
+        "image": "이미지 토큰",
         "more": "이미지 토큰 {count}개",
     },
     "en": {
         "title": "The token sequence of a LLaVA prompt",
         "text": "text token",
-        "image": "image token (one per patch)",
+        "image": "image token",
         "more": "{count} image tokens",
     },
 }
@@ -141,3 +141,8 @@ def image_token_count(lang: str) -> str:
 @markdown("llava-prompt-length")
 def prompt_length(lang: str) -> str:
     return str(len(tokens))
+
+
+@markdown("llava-select-strategy")
+def select_strategy(lang: str) -> str:
+    return f'`"{strategy}"`'
