@@ -47,7 +47,7 @@ CACHE_FORMAT = "vlmbook-book-cache-1"
 
 # Modules of vlmbook/book that only the MkDocs build and the tests use: a
 # change to them cannot change what a generator draws, so it keeps the cache.
-BUILD_ONLY_MODULES = {"hooks.py", "mathml.py", "pages.py"}
+BUILD_ONLY_MODULES = {"checks.py", "hooks.py", "mathml.py", "pages.py", "webfont.py"}
 
 # Libraries whose version can change a rendered figure or number.
 TRACKED_DISTRIBUTIONS = ("matplotlib", "numpy", "pillow", "torch", "transformers")

@@ -8,7 +8,8 @@ snippet, a missing figure or a broken link.
 
 mkdocs-static-i18n builds the site once per language and calls every hook in
 each build. The generator cache makes the second call a cache hit, so a
-generator runs at most once per ``mkdocs build``.
+generator runs at most once per ``mkdocs build`` (tests/site/test_build_hooks.py
+counts the runs).
 """
 
 from __future__ import annotations
@@ -24,20 +25,25 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
-from mkdocs.utils.meta import get_data
 
+from vlmbook.book.checks import (
+    FIGURE_LINK,
+    GENERATED_PLACEHOLDER,
+    PAGE_LINK,
+    SNIPPET_LINE,
+    check_editions,
+    declared_generators,
+    prose_lines,
+    source_pages,
+)
 from vlmbook.book.generators import GeneratorError, GeneratorResult, package_digest, run_generator
 from vlmbook.book.mathml import MathError, tex_to_mathml
 from vlmbook.book.outputs import LANGUAGES
-from vlmbook.book.webfont import STYLESHEET, STYLESHEET_URI, FONT_URI, hangul_characters, subset_font
+from vlmbook.book.webfont import FONT_URI, STYLESHEET, STYLESHEET_URI, hangul_characters, subset_font
 
 log = logging.getLogger("mkdocs.hooks.vlmbook")
 
-PAGE_SUFFIXES = (".md", ".ipynb")
-FIGURE_LINK = re.compile(r"\(\s*/figures/([^)\s\"']+)")
-GENERATED_PLACEHOLDER = re.compile(r"\{\{\s*generated:\s*([^}\s]+)\s*\}\}")
-SNIPPET_LINE = re.compile(r"^\s*-+8<-+\s+([\"'])(?P<path>[^\"']+)\1")
-PAGE_LINK = re.compile(r"\]\(\s*(?P<target>[^)\s#]+\.(?:md|ipynb))(?:#[^)\s]*)?\s*\)")
+HEAD_ALTERNATE = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="(?P<lang>[^"]+)">')
 
 
 class _BuildState:
@@ -64,60 +70,6 @@ def _snippet_dirs(config) -> list[Path]:
 def _current_language(config) -> str:
     i18n = config.plugins.get("i18n")
     return i18n.current_language if i18n is not None else LANGUAGES[0]
-
-
-def _line_of(text: str, needle: str) -> int:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            return number
-    return 1
-
-
-def _source_pages(docs_dir: Path) -> list[Path]:
-    return sorted(p for p in docs_dir.rglob("*") if p.suffix in PAGE_SUFFIXES and p.is_file())
-
-
-def check_editions(docs_dir: Path) -> None:
-    """Fail unless every page exists as ``name.ko.<ext>`` and ``name.en.<ext>``."""
-    pages = {p.relative_to(docs_dir).as_posix() for p in _source_pages(docs_dir)}
-    for page in sorted(pages):
-        stem, suffix = posixpath.splitext(page)
-        base, _, lang = stem.rpartition(".")
-        if not base or lang not in LANGUAGES:
-            raise PluginError(
-                f"docs/{page}:1: page has no language suffix. Rename it to "
-                f"{stem}.ko{suffix} and add {stem}.en{suffix}"
-            )
-        for other in LANGUAGES:
-            if f"{base}.{other}{suffix}" not in pages:
-                raise PluginError(
-                    f"docs/{page}:1: the {other!r} edition docs/{base}.{other}{suffix} "
-                    "is missing. Every page needs both editions."
-                )
-
-
-def declared_generators(docs_dir: Path, snippet_dirs: list[Path]) -> dict[str, Path]:
-    """Return the generators that pages list in their ``generators:`` front matter."""
-    generators: dict[str, Path] = {}
-    for page in _source_pages(docs_dir):
-        if page.suffix != ".md":
-            continue
-        text = page.read_text(encoding="utf-8")
-        _, meta = get_data(text)
-        declared = meta.get("generators", [])
-        where = f"docs/{page.relative_to(docs_dir).as_posix()}"
-        if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
-            line = _line_of(text, "generators:")
-            raise PluginError(f"{where}:{line}: 'generators' must be a list of file paths")
-        for source in declared:
-            found = [d / source for d in snippet_dirs if (d / source).is_file()]
-            if not found:
-                raise PluginError(
-                    f"{where}:{_line_of(text, source)}: generator {source!r} not found "
-                    f"in the snippet folders {[d.name for d in snippet_dirs]}"
-                )
-            generators[source] = found[0]
-    return generators
 
 
 def _cache_dir(config) -> Path:
@@ -173,7 +125,7 @@ def _add_web_font(files: Files, config) -> None:
     """
     import material
 
-    texts = [p.read_text(encoding="utf-8") for p in _source_pages(Path(config.docs_dir))]
+    texts = [p.read_text(encoding="utf-8") for p in source_pages(Path(config.docs_dir))]
     texts.append(Path(config.config_file_path).read_text(encoding="utf-8"))
     interface = Path(material.__file__).parent / "templates" / "partials" / "languages" / "ko.html"
     if interface.is_file():
@@ -258,32 +210,6 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
-HEAD_ALTERNATE = re.compile(r'<link rel="alternate" href="[^"]*" hreflang="(?P<lang>[^"]+)">')
-FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
-INLINE_CODE = re.compile(r"(`+).+?\1")
-
-
-def _prose_lines(markdown: str) -> list[tuple[int, str]]:
-    """Return (index, line) for each line outside fenced code, inline code blanked.
-
-    Figure links, page links and placeholders inside code are examples, not
-    references, so the checks below skip them.
-    """
-    prose = []
-    fence = None
-    for index, line in enumerate(markdown.splitlines()):
-        opened = FENCE_OPEN.match(line)
-        if fence is None and opened:
-            fence = opened.group("fence")
-            continue
-        if fence is not None:
-            if line.strip().startswith(fence[0] * len(fence)) and not line.strip().strip(fence[0]):
-                fence = None
-            continue
-        prose.append((index, INLINE_CODE.sub(lambda m: " " * len(m.group(0)), line)))
-    return prose
-
-
 def _check_page_lines(markdown: str, page, files: Files, config, first_line: int) -> None:
     """Fail on a missing snippet file, figure or linked page, naming the line."""
     where = f"docs/{page.file.src_uri}"
@@ -296,7 +222,7 @@ def _check_page_lines(markdown: str, page, files: Files, config, first_line: int
                 raise PluginError(f"{where}:{first_line + index}: snippet file {path!r} not found")
 
     page_dir = posixpath.dirname(page.file.src_uri)
-    for index, line in _prose_lines(markdown):
+    for index, line in prose_lines(markdown):
         number = first_line + index
         for figure in FIGURE_LINK.findall(line):
             if figure not in _BuildState.figures:
@@ -330,7 +256,7 @@ def on_page_markdown(markdown: str, page, config, files: Files) -> str:
 
     # Insert generated text on prose lines only; code may show the syntax.
     lines = markdown.splitlines()
-    for index, prose in _prose_lines(markdown):
+    for index, prose in prose_lines(markdown):
         if GENERATED_PLACEHOLDER.search(prose):
             lines[index] = GENERATED_PLACEHOLDER.sub(
                 lambda m: _BuildState.markdown[m.group(1)].strip(), lines[index]
