@@ -68,18 +68,18 @@ from vlmbook.viz import overlay
 
 TEXT = {
     "ko": {"right": "바른 지도", "prefix": "CLS를 격자에 남김", "transpose": "격자를 전치함",
-           "sdpa": "SDPA: 가중치 없음", "rollout": "행 정규화 없는 롤아웃 (0~1 척도)",
-           "rollout_right": "롤아웃 (0~1 척도)"},
+           "sdpa": "SDPA: 가중치 없음", "rollout": "행 정규화 없는 롤아웃\n0~1 척도, 합 {total:.2f}",
+           "rollout_right": "롤아웃\n0~1 척도, 합 {total:.2f}"},
     "en": {"right": "right map", "prefix": "CLS left in the grid", "transpose": "transposed grid",
-           "sdpa": "SDPA: no weights", "rollout": "unnormalized rollout (scale 0-1)",
-           "rollout_right": "rollout (scale 0-1)"},
+           "sdpa": "SDPA: no weights", "rollout": "unnormalized rollout\nscale 0-1, sum {total:.2f}",
+           "rollout_right": "rollout\nscale 0-1, sum {total:.2f}"},
 }
 
 
 @figure("attention-pitfalls")
 def draw_pitfalls(lang: str):
     text = TEXT[lang]
-    fig, axes = plt.subplots(2, 4, figsize=(9.2, 5.0))
+    fig, axes = plt.subplots(2, 4, figsize=(9.2, 5.4))
     pairs = [(right_map, text["right"], shifted_map, text["prefix"]),
              (right_map, text["right"], transposed_map, text["transpose"]),
              (right_map, text["right"], None, text["sdpa"])]
@@ -97,7 +97,7 @@ def draw_pitfalls(lang: str):
     for row, (heatmap, title) in enumerate([(right_rollout, text["rollout_right"]), (unnormalized_map, text["rollout"])]):
         axes[row, 3].imshow(heatmap, cmap="inferno", vmin=0, vmax=1)
         axes[row, 3].set_axis_off()
-        axes[row, 3].set_title(title, color="#b71c1c" if row else "black")
+        axes[row, 3].set_title(title.format(total=heatmap.sum().item()), color="#b71c1c" if row else "black")
     for ax in axes.flat:
         ax.title.set_fontsize(9)
     fig.tight_layout()

@@ -42,16 +42,20 @@ from vlmbook.book import figure
 from vlmbook.viz import overlay, plot_attention_heads
 
 TITLES = {
-    "ko": {"image": "입력 이미지", "layer_mean": "층 {layer}, 헤드 평균", "rollout": "어텐션 롤아웃"},
-    "en": {"image": "input image", "layer_mean": "layer {layer}, mean of heads", "rollout": "attention rollout"},
+    "ko": {"image": "입력 이미지", "layer_mean": "층 {layer}, 헤드 평균", "rollout": "어텐션 롤아웃",
+           "head": "층 {layer}, 헤드 {head}"},
+    "en": {"image": "input image", "layer_mean": "layer {layer}, mean of heads", "rollout": "attention rollout",
+           "head": "layer {layer}, head {head}"},
 }
 
 
 @figure("attention-cls-heads")
 def draw_cls_heads(lang: str):
     fig = plot_attention_heads(scene.image, maps[0])  # one row per layer, one column per head
-    for ax in fig.axes:
-        ax.title.set_fontsize(9)
+    num_heads = maps.shape[2]
+    for index, ax in enumerate(fig.axes):  # row-major: layer, then head
+        layer, head = divmod(index, num_heads)
+        ax.set_title(TITLES[lang]["head"].format(layer=layer, head=head), fontsize=9)
     return fig
 
 
