@@ -7,7 +7,8 @@ returns a Markdown block of raw HTML: the explorer's controls and a
 
 Data, for one ShapesWorld scene:
     vision  (L, H, N, N)  CLIP vision self-attention, N = 1 CLS + gh * gw patches
-    cross   (L, H, W, gh * gw)  BLIP decoder cross-attention that wrote each caption word
+    cross   (L, H, W, gh * gw)  BLIP decoder cross-attention that wrote each caption word,
+                                on CLIP's patch grid
 """
 
 import base64
@@ -16,6 +17,7 @@ import io
 import json
 
 import torch
+import torch.nn.functional as F
 from transformers import BlipForConditionalGeneration, BlipProcessor, CLIPModel, CLIPProcessor
 
 import vlmbook
@@ -43,15 +45,18 @@ input_ids[:, 0] = blip.config.text_config.bos_token_id  # the decoder starts fro
 with torch.no_grad():
     image_embeds = blip.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
     decoded = blip.text_decoder(input_ids=input_ids, encoder_hidden_states=image_embeds, output_attentions=True)
-cross = torch.stack(decoded.cross_attentions)[:, 0]  # (L, H, T, 1 + gh * gw)
+cross = torch.stack(decoded.cross_attentions)[:, 0]  # (L, H, T, 1 + gh_blip * gw_blip)
 cross = cross[:, :, :-2, 1:]  # the position before each word wrote it; drop the CLS column
 words = blip_processor.tokenizer.convert_ids_to_tokens(input_ids[0])[1:-1]
+
+# The explorer draws one grid. The embedded CLIP and BLIP share 8 x 8 patches; the public
+# checkpoints do not (7 x 7 and 24 x 24), so BLIP's maps are resampled onto CLIP's grid.
 blip_grid = blip.config.vision_config.image_size // blip.config.vision_config.patch_size
 if blip_grid != grid:
-    raise ValueError(
-        f"the explorer needs one patch grid, but CLIP has {grid} x {grid} patches and BLIP {blip_grid} x {blip_grid}; "
-        "use CLIP and BLIP checkpoints with the same image size and patch size"
-    )
+    layers, heads, num_words, _ = cross.shape
+    folded = cross.reshape(layers * heads * num_words, 1, blip_grid, blip_grid)
+    resampled = F.interpolate(folded, size=(grid, grid), mode="area")  # mean over each covered area
+    cross = resampled.reshape(layers, heads, num_words, grid * grid)
 
 LABELS = {
     "ko": {"layer": "층", "head": "헤드", "mean": "헤드 평균", "image": "이미지 패치 격자: 방향키로 패치를 고릅니다",

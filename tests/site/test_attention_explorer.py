@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-GRID_CELLS = 64  # the embedded CLIP and BLIP see 8 x 8 patches
+GRID_CELLS = 64  # the embedded CLIP sees 8 x 8 patches, and the explorer draws its grid
 
 
 @pytest.fixture
