@@ -18,7 +18,11 @@ import torch
 
 
 def peak_hits_box(heatmap: torch.Tensor, box: tuple, image_size: int) -> bool:
-    """Return whether the center of the peak patch of a (gh, gw) map falls inside box (x0, y0, x1, y1) px."""
+    """Return whether the center of the peak patch of a (gh, gw) map falls inside box (x0, y0, x1, y1).
+
+    The box is in pixels of the scene image, which is ``image_size`` wide and high.
+    The map covers the whole image, whatever size the model resized it to.
+    """
     grid_height, grid_width = heatmap.shape
     row, column = divmod(int(heatmap.argmax()), grid_width)
     x = (column + 0.5) * image_size / grid_width  # patch center in pixels
@@ -53,10 +57,11 @@ NUM_SCENES = 200
 clip_folder = vlmbook.checkpoint("clip")
 clip = CLIPModel.from_pretrained(clip_folder, attn_implementation="eager").eval()
 clip_processor = CLIPProcessor.from_pretrained(clip_folder)
-clip_size = clip.config.vision_config.image_size
-clip_grid = (clip_size // clip.config.vision_config.patch_size,) * 2
+clip_vision = clip.config.vision_config
+clip_grid = (clip_vision.image_size // clip_vision.patch_size,) * 2
 
 one_object = ShapesWorld("test", min_objects=1, max_objects=1, seed=0)
+scene_size = one_object[0].image.size[0]  # boxes are in pixels of this image
 clip_scenes = [one_object[i] for i in range(NUM_SCENES)]
 pixels = clip_processor(images=[s.image for s in clip_scenes], return_tensors="pt").pixel_values
 clip_attentions = vision_attentions(clip, pixels)  # L tensors (B, H, N, N)
@@ -66,7 +71,7 @@ clip_rollout = attention_rollout(clip_attentions, clip_grid)  # (B, gh, gw)
 clip_boxes = [scene.objects[0].box for scene in clip_scenes]
 clip_results = {f"CLS, layer {layer}": layer_maps[:, layer] for layer in range(layer_maps.shape[1])}
 clip_results["rollout"] = clip_rollout
-clip_scores = {name: sum(peak_hits_box(m, box, clip_size) for m, box in zip(maps, clip_boxes)) / NUM_SCENES
+clip_scores = {name: sum(peak_hits_box(m, box, scene_size) for m, box in zip(maps, clip_boxes)) / NUM_SCENES
                for name, maps in clip_results.items()}
 for name, score in clip_scores.items():
     print(f"{name:<11} {score:.1%}")
@@ -81,8 +86,7 @@ from vlmbook.viz import caption_cross_attention
 blip_folder = vlmbook.checkpoint("blip-captioning")
 blip = BlipForConditionalGeneration.from_pretrained(blip_folder, attn_implementation="eager").eval()
 blip_processor = BlipProcessor.from_pretrained(blip_folder)
-blip_size = blip.config.vision_config.image_size
-blip_grid = (blip_size // blip.config.vision_config.patch_size,) * 2
+blip_grid = (blip.config.vision_config.image_size // blip.config.vision_config.patch_size,) * 2
 two_objects = ShapesWorld("test", min_objects=2, max_objects=2, seed=0)
 blip_hits, blip_boxes = [], []
 for index in range(NUM_SCENES // 2):
@@ -97,7 +101,7 @@ for index in range(NUM_SCENES // 2):
         if position == 0 or token not in COLORS + SHAPES or len(named) != 1:
             continue
         # The decoder reads position t - 1 when it writes the word at position t.
-        blip_hits.append(peak_hits_box(maps[position - 1], named[0].box, blip_size))
+        blip_hits.append(peak_hits_box(maps[position - 1], named[0].box, scene_size))
         blip_boxes.append(named[0].box)
 
 # LLaVA: attention from the answering position, for color questions with a unique answer.
@@ -109,8 +113,7 @@ from vlmbook.viz import llava_image_attention
 llava_folder = vlmbook.checkpoint("llava")
 llava = LlavaForConditionalGeneration.from_pretrained(llava_folder, attn_implementation="eager").eval()
 llava_processor = AutoProcessor.from_pretrained(llava_folder)
-llava_size = llava.config.vision_config.image_size
-llava_grid = (llava_size // llava.config.vision_config.patch_size,) * 2
+llava_grid = (llava.config.vision_config.image_size // llava.config.vision_config.patch_size,) * 2
 llava_layers = llava.config.text_config.num_hidden_layers
 llava_hits, llava_boxes = [], []
 for index in range(NUM_SCENES // 2):
@@ -123,7 +126,7 @@ for index in range(NUM_SCENES // 2):
         maps = torch.stack([llava_image_attention(llava, inputs.input_ids, inputs.pixel_values, layer=layer)
                             for layer in range(llava_layers)])  # (L, 1, T, gh, gw)
         answer_map = maps.mean(dim=0)[0, -1]  # the last prompt position writes the answer
-        llava_hits.append(peak_hits_box(answer_map, named[0].box, llava_size))
+        llava_hits.append(peak_hits_box(answer_map, named[0].box, scene_size))
         llava_boxes.append(named[0].box)
 
 from vlmbook.book import markdown
@@ -145,16 +148,16 @@ ROWS = {
 @markdown("attention-pointing-table")
 def pointing_table(lang: str) -> str:
     words = ROWS[lang]
-    clip_center, clip_random = baselines(clip_boxes, clip_grid, clip_size)
+    clip_center, clip_random = baselines(clip_boxes, clip_grid, scene_size)
     rows = []
     for name, score in clip_scores.items():
         label = words["rollout"] if name == "rollout" else words["layer"].format(layer=name.split()[-1])
         rows.append(("CLIP", label, words["clip_target"], NUM_SCENES, score, clip_center, clip_random))
-    for model_name, label, target, hits, boxes, grid, size in [
-        ("BLIP", words["blip_map"], words["blip_target"], blip_hits, blip_boxes, blip_grid, blip_size),
-        ("LLaVA", words["llava_map"], words["llava_target"], llava_hits, llava_boxes, llava_grid, llava_size),
+    for model_name, label, target, hits, boxes, grid in [
+        ("BLIP", words["blip_map"], words["blip_target"], blip_hits, blip_boxes, blip_grid),
+        ("LLaVA", words["llava_map"], words["llava_target"], llava_hits, llava_boxes, llava_grid),
     ]:
-        center, random_patch = baselines(boxes, grid, size)
+        center, random_patch = baselines(boxes, grid, scene_size)
         rows.append((model_name, label, target, len(hits), sum(hits) / len(hits), center, random_patch))
     lines = [words["header"], "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {m} | {label} | {target} | {n} | {score:.1%} | {center:.1%} | {rand:.1%} |"
