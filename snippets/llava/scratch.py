@@ -45,6 +45,6 @@ labels = batch["labels"][0].tolist()  # -100 where the loss ignores the position
 
 # One conversation per scene: every question of the scene is one turn.
 text = " ".join(token for token in tokens if token != processor.image_token)
-print(text.replace(" user :", "\nuser :"))
+print(text.replace(" </s> user :", " </s>\nuser :"))
 print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
 # --8<-- [end:training_sample]

@@ -57,6 +57,11 @@ def train_minutes(lang: str) -> str:
     return f"{record['train_seconds'] / 60:.1f}"
 
 
+@markdown("llava-train-cpu-minutes")
+def train_cpu_minutes(lang: str) -> str:
+    return f"{record['train_cpu_seconds'] / 60:.1f}"
+
+
 @markdown("llava-train-machine")
 def train_machine(lang: str) -> str:
     return record.get("machine", "CPU")
