@@ -30,12 +30,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> BuiltSite:
-    """Build the book once per session, shared by all xdist workers.
-
-    The build's site_url names the port that `site_server` will serve on:
-    Material's language switcher matches page URLs against the sitemap,
-    whose URLs come from site_url, and it compares ports too.
-    """
+    """Build the book once per session, shared by all xdist workers."""
     # Under xdist each worker has its own basetemp inside the session's folder.
     basetemp = tmp_path_factory.getbasetemp()
     shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
@@ -45,20 +40,15 @@ def built_site(tmp_path_factory) -> BuiltSite:
     with FileLock(str(shared / "built-site.lock")):
         if not done.exists():
             shutil.rmtree(site_dir, ignore_errors=True)
-            port = _free_port()
             started = time.perf_counter()
-            result = mkdocs_build(
-                ROOT / "mkdocs.yml", site_dir, SITE_URL=f"http://127.0.0.1:{port}/"
-            )
+            result = mkdocs_build(ROOT / "mkdocs.yml", site_dir)
             seconds = time.perf_counter() - started
             log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
             if result.returncode != 0:
                 pytest.fail(f"mkdocs build --strict failed:\n{result.stdout}{result.stderr}")
-            done.write_text(json.dumps({"seconds": seconds, "port": port}), encoding="utf-8")
+            done.write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
     facts = json.loads(done.read_text(encoding="utf-8"))
-    return BuiltSite(
-        site_dir, log_file.read_text(encoding="utf-8"), facts["seconds"], facts["port"]
-    )
+    return BuiltSite(site_dir, log_file.read_text(encoding="utf-8"), facts["seconds"])
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -68,12 +58,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def site_server(built_site):
-    """Serve the built site on 127.0.0.1 at the port its site_url names; yield the URL."""
+    """Serve the built site on 127.0.0.1 at a free port; yield its base URL.
+
+    Each xdist worker that needs it starts its own server.
+    """
     handler = functools.partial(_QuietHandler, directory=str(built_site.path))
-    try:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", built_site.port), handler)
-    except OSError as error:
-        pytest.fail(f"cannot serve the site on port {built_site.port}, free at build time: {error}")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

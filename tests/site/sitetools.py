@@ -21,9 +21,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Default site_url of test builds: the edition roots become "/" and "/en/"
-# instead of the GitHub Pages project path. The browser tests' build also
-# names the server's port.
+# site_url of test builds: the edition roots become "/" and "/en/" instead of
+# the GitHub Pages project path. The sitemap's URLs carry no port; the
+# browser tests rewrite them to the server's (see test_browser.py).
 LOCAL_SITE_URL = "http://127.0.0.1/"
 
 
@@ -34,7 +34,6 @@ class BuiltSite:
     path: Path  # the site folder
     log: str  # what mkdocs printed
     seconds: float  # wall time of the build
-    port: int  # the 127.0.0.1 port that the build's site_url names
 
 
 def mkdocs_build(config_file: Path, site_dir: Path, **env: str) -> subprocess.CompletedProcess:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from sitetools import LOCAL_SITE_URL
 
 pytestmark = pytest.mark.browser
 
@@ -21,11 +24,22 @@ def page(browser, site_server):
     state = {"foreign_requests": [], "console_errors": [], "failed_responses": []}
 
     def guard(route):
-        if route.request.url.startswith(site_server):
-            route.continue_()
-        else:
-            state["foreign_requests"].append(route.request.url)
+        url = route.request.url
+        if not url.startswith(site_server):
+            state["foreign_requests"].append(url)
             route.abort()
+        elif url.endswith("/sitemap.xml"):
+            # Material's language switcher matches the page URL, port included,
+            # against the sitemap, whose URLs come from site_url. Deployed, the
+            # two agree; here the server's port is only known after the build.
+            try:
+                response = route.fetch()
+                body = response.text().replace(LOCAL_SITE_URL, f"{site_server}/")
+                route.fulfill(response=response, body=body)
+            except PlaywrightError:
+                pass  # the test closed the page while the sitemap was loading
+        else:
+            route.continue_()
 
     context.route("**/*", guard)
     tab = context.new_page()
