@@ -21,6 +21,7 @@ Shape legend (used in every shape comment below):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -66,14 +67,21 @@ def attention_manual(
     key: torch.Tensor,
     value: torch.Tensor,
     mask: torch.Tensor | None = None,
+    divide_by_sqrt: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Compute softmax(Q K^T / sqrt(d_head)) V and return it with the attention weights.
 
     query (B, H, T_q, d_head), key and value (B, H, T_k, d_head), mask broadcastable
     to (B, H, T_q, T_k) with True where attention is allowed.
     """
-    scale = query.shape[-1] ** -0.5
-    attn_scores = (query @ key.transpose(-2, -1)) * scale  # (B, H, T_q, T_k)
+    # NOTE: CLIP, ViT and Llama code multiplies by d_head ** -0.5, while BERT code
+    # (BLIP's text side) divides by sqrt(d_head). The two differ in the last bit,
+    # so each model uses the form of the checkpoint it loads.
+    attn_scores = query @ key.transpose(-2, -1)  # (B, H, T_q, T_k)
+    if divide_by_sqrt:
+        attn_scores = attn_scores / math.sqrt(query.shape[-1])
+    else:
+        attn_scores = attn_scores * query.shape[-1] ** -0.5
 
     # A masked score becomes the most negative float, so its weight is exactly 0.
     if mask is not None:
@@ -166,6 +174,7 @@ class MultiHeadAttention(nn.Module):
         kv_dim: int | None = None,
         num_kv_heads: int | None = None,
         bias: bool = True,
+        divide_by_sqrt: bool = False,
     ):
         super().__init__()
         if dim % num_heads != 0:
@@ -174,6 +183,7 @@ class MultiHeadAttention(nn.Module):
         self.num_kv_heads = num_kv_heads or num_heads
         self.head_dim = dim // num_heads
         self.fast = False
+        self.divide_by_sqrt = divide_by_sqrt  # BERT's rounding of the 1 / sqrt(d_head) scale
         kv_dim = kv_dim or dim
 
         self.q_proj = nn.Linear(dim, num_heads * self.head_dim, bias=bias)
@@ -230,7 +240,7 @@ class MultiHeadAttention(nn.Module):
         if self.fast:
             context_vectors, attn_weights = attention_fast(query, key, value, mask), None
         else:
-            context_vectors, attn_weights = attention_manual(query, key, value, mask)
+            context_vectors, attn_weights = attention_manual(query, key, value, mask, self.divide_by_sqrt)
         batch, _, length, _ = context_vectors.shape
         merged = context_vectors.transpose(1, 2).reshape(batch, length, -1)  # (B, T_q, D)
         return self.out_proj(merged), attn_weights

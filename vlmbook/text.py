@@ -93,9 +93,9 @@ class PostNormLayer(nn.Module):
     def __init__(self, config: TextConfig):
         super().__init__()
         width = config.width
-        self.attn = MultiHeadAttention(width, config.num_heads)
+        self.attn = MultiHeadAttention(width, config.num_heads, divide_by_sqrt=True)
         self.norm1 = nn.LayerNorm(width, eps=config.norm_eps)
-        self.cross_attn = MultiHeadAttention(width, config.num_heads, kv_dim=config.context_width)
+        self.cross_attn = MultiHeadAttention(width, config.num_heads, kv_dim=config.context_width, divide_by_sqrt=True)
         self.norm_cross = nn.LayerNorm(width, eps=config.norm_eps)
         self.mlp = MLP(width, config.mlp_dim, config.act)
         self.norm2 = nn.LayerNorm(width, eps=config.norm_eps)
