@@ -33,21 +33,33 @@ print("word maps", tuple(maps_per_word.shape), "for", len(words), "words")
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 from vlmbook.recipes.llava import chat_prompt
-from vlmbook.viz import llava_image_attention
 
 llava_folder = vlmbook.checkpoint("llava")
 llava = LlavaForConditionalGeneration.from_pretrained(llava_folder, attn_implementation="eager").eval()
 llava_processor = AutoProcessor.from_pretrained(llava_folder)
-num_layers = llava.config.text_config.num_hidden_layers
+config = llava.config
+grid_side = config.vision_config.image_size // config.vision_config.patch_size
+
+
+@torch.no_grad()
+def answer_image_attention(question: str) -> torch.Tensor:
+    """Map the answering position's attention to the image patches (gh, gw), mean of layers and heads."""
+    llava_inputs = llava_processor(images=scene.image, text=chat_prompt(llava_processor, question), return_tensors="pt")
+    output = llava(**llava_inputs, output_attentions=True)  # one (1, H, T, T) per layer
+    weights = torch.stack(output.attentions).mean(dim=(0, 2))[0]  # (T, T)
+
+    # Row -1 is the last prompt position, which writes the answer; image tokens are columns.
+    is_image = llava_inputs.input_ids[0] == config.image_token_id  # (T,)
+    to_image = weights[-1, is_image]  # (N_img,)
+    if config.vision_feature_select_strategy == "full":
+        to_image = to_image[1:]  # the first image token is CLS, not a patch
+    return to_image.reshape(grid_side, grid_side)  # row-major, like the patches
+
 
 questions = [qa for qa in scene.questions if qa.kind in ("color", "shape")][:3]
-answer_maps = []
-for qa in questions:
-    llava_inputs = llava_processor(images=scene.image, text=chat_prompt(llava_processor, qa.question), return_tensors="pt")
-    per_layer = [llava_image_attention(llava, llava_inputs.input_ids, llava_inputs.pixel_values, layer=layer)
-                 for layer in range(num_layers)]  # each (1, T, gh, gw)
-    answer_maps.append(torch.stack(per_layer).mean(dim=0)[0, -1])  # last prompt position: it writes the answer
-    print(f"{qa.question:<36} answer {qa.answer:<8} image share {answer_maps[-1].sum():.2f}")
+answer_maps = [answer_image_attention(qa.question) for qa in questions]
+for qa, answer_map in zip(questions, answer_maps):
+    print(f"{qa.question:<36} answer {qa.answer:<8} image share {answer_map.sum():.2f}")
 # --8<-- [end:llava]
 
 # --8<-- [start:figure]

@@ -108,13 +108,12 @@ for index in range(NUM_SCENES // 2):
 from transformers import AutoProcessor, LlavaForConditionalGeneration
 
 from vlmbook.recipes.llava import chat_prompt
-from vlmbook.viz import llava_image_attention
 
 llava_folder = vlmbook.checkpoint("llava")
 llava = LlavaForConditionalGeneration.from_pretrained(llava_folder, attn_implementation="eager").eval()
 llava_processor = AutoProcessor.from_pretrained(llava_folder)
-llava_grid = (llava.config.vision_config.image_size // llava.config.vision_config.patch_size,) * 2
-llava_layers = llava.config.text_config.num_hidden_layers
+llava_config = llava.config
+llava_grid = (llava_config.vision_config.image_size // llava_config.vision_config.patch_size,) * 2
 llava_hits, llava_boxes = [], []
 for index in range(NUM_SCENES // 2):
     scene = two_objects[index]
@@ -123,10 +122,13 @@ for index in range(NUM_SCENES // 2):
         if qa.kind != "color" or len(named) != 1:
             continue
         inputs = llava_processor(images=scene.image, text=chat_prompt(llava_processor, qa.question), return_tensors="pt")
-        maps = torch.stack([llava_image_attention(llava, inputs.input_ids, inputs.pixel_values, layer=layer)
-                            for layer in range(llava_layers)])  # (L, 1, T, gh, gw)
-        answer_map = maps.mean(dim=0)[0, -1]  # the last prompt position writes the answer
-        llava_hits.append(peak_hits_box(answer_map, named[0].box, scene_size))
+        with torch.no_grad():
+            output = llava(**inputs, output_attentions=True)  # one (1, H, T, T) per layer
+        weights = torch.stack(output.attentions).mean(dim=(0, 2))[0]  # (T, T), mean of layers and heads
+        to_image = weights[-1, inputs.input_ids[0] == llava_config.image_token_id]  # the answering row
+        if llava_config.vision_feature_select_strategy == "full":
+            to_image = to_image[1:]  # the first image token is CLS, not a patch
+        llava_hits.append(peak_hits_box(to_image.reshape(llava_grid), named[0].box, scene_size))
         llava_boxes.append(named[0].box)
 
 from vlmbook.book import markdown
