@@ -95,7 +95,7 @@ def bottom(bounds, at=0.5):
 # --8<-- [start:dual-encoder]
 DUAL_ENCODER = {
     "ko": {
-        "title": "듀얼 인코더 (CLIP): 두 탑은 마지막 내적에서만 만납니다",
+        "title": "듀얼 인코더 (CLIP): 두 타워는 마지막 내적에서만 만납니다",
         "vision": "비전 인코더\n(ViT)",
         "text": "텍스트 인코더\n(트랜스포머)",
         "image_embed": "이미지 임베딩 v",

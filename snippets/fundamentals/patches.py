@@ -43,7 +43,7 @@ from vlmbook.book import figure, markdown
 LABELS = {
     "ko": {
         "image": "장면과 패치 격자",
-        "sequence": "모델의 입력: 패치를 한 줄로 늘어놓은 토큰 열",
+        "sequence": "모델의 입력: 패치를 한 줄로 늘어놓은 토큰 시퀀스",
         "title": "모델이 보는 것: {size}×{size} 이미지, "
         "{patch}×{patch} 패치, 이미지 토큰 {count}개",
     },
