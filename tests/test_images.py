@@ -185,15 +185,16 @@ def test_llava_truncation_keeps_image_tokens(llava_processor):
     image = to_rgb(np.zeros((TINY.image_size, TINY.image_size, 3), np.uint8))
     inputs = llava_processor(text=prompt, images=image, return_tensors="pt")
     image_id = special_id(IMAGE)
-    num_image_tokens = (TINY.image_size // TINY.patch_size) ** 2
+    torch.manual_seed(0)
+    model = build_model("llava", vocab_size=len(llava_processor.tokenizer)).eval()
+    keeps_cls = model.config.vision_feature_select_strategy == "full"
+    num_image_tokens = (TINY.image_size // TINY.patch_size) ** 2 + int(keeps_cls)
     assert int((inputs["input_ids"] == image_id).sum()) == num_image_tokens
     max_length = num_image_tokens + 24
     truncated = truncate_keeping_images(inputs["input_ids"], max_length=max_length, image_token_id=image_id)
     assert truncated.shape == (1, max_length)
     assert int((truncated == image_id).sum()) == num_image_tokens
     assert truncated[0, -3:].tolist() == inputs["input_ids"][0, -3:].tolist()  # "? assistant :" kept
-    torch.manual_seed(0)
-    model = build_model("llava", vocab_size=len(llava_processor.tokenizer)).eval()
     with torch.no_grad():
         logits = model(input_ids=truncated, pixel_values=inputs["pixel_values"]).logits
     assert logits.shape[:2] == (1, max_length)

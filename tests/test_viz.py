@@ -204,8 +204,9 @@ def test_caption_cross_attention_matches_transformers(tmp_path):
     assert torch.all(mine.sum(dim=(2, 3)) <= 1 + 1e-6)
 
 
-def test_llava_image_attention_matches_transformers(tmp_path):
-    """Prompt-to-patch maps of the vlmbook LLaVA equal those of transformers' LLaVA run on SDPA."""
+@pytest.mark.parametrize("strategy", ["default", "full"])
+def test_llava_image_attention_matches_transformers(tmp_path, strategy):
+    """Prompt-to-patch maps of the vlmbook LLaVA equal those of transformers' LLaVA run on SDPA, CLS kept or not."""
     from vlmbook.llava import Llava
 
     torch.manual_seed(0)
@@ -213,16 +214,18 @@ def test_llava_image_attention_matches_transformers(tmp_path):
                                            num_hidden_layers=2, num_attention_heads=4)
     text = transformers.LlamaConfig(vocab_size=100, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                     num_attention_heads=4, num_key_value_heads=2)
-    config = transformers.LlavaConfig(vision_config=vision, text_config=text, image_token_id=99)
+    config = transformers.LlavaConfig(vision_config=vision, text_config=text, image_token_id=99,
+                                      vision_feature_select_strategy=strategy)
     transformers.LlavaForConditionalGeneration(config).save_pretrained(tmp_path)
     reference = transformers.LlavaForConditionalGeneration.from_pretrained(tmp_path).eval()
-    input_ids = torch.cat([torch.tensor([[1, 5, 6]]), torch.full((1, 16), 99), torch.tensor([[7, 8]])], dim=1)
+    image_tokens = 16 + int(strategy == "full")
+    input_ids = torch.cat([torch.tensor([[1, 5, 6]]), torch.full((1, image_tokens), 99), torch.tensor([[7, 8]])], dim=1)
     pixel_values = torch.rand(1, 3, 32, 32)
     mine = llava_image_attention(Llava.from_pretrained(tmp_path), input_ids, pixel_values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs = llava_image_attention(reference, input_ids, pixel_values)
-    assert mine.shape == (1, 21, 4, 4)
+    assert mine.shape == (1, 5 + image_tokens, 4, 4)
     assert torch.allclose(mine, theirs, atol=1e-6)
 
 

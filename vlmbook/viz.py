@@ -232,26 +232,31 @@ def llava_image_attention(
     """Map how much each prompt position attends to each image patch in LLaVA's decoder: (B, T, gh, gw).
 
     The image tokens sit inside the text sequence, so their columns of the
-    decoder's self-attention are the "cross-attention" to the image. Only the
-    "default" strategy (CLS dropped) is supported.
+    decoder's self-attention are the "cross-attention" to the image. With the
+    "full" strategy the first image token is the vision tower's CLS token, and
+    its column is dropped like any other non-patch token.
     """
     pixel_values = match_model({"pixel_values": pixel_values}, model)["pixel_values"]
     with weight_returning_attention(model):
         if is_transformers_model(model):
             attentions = model(input_ids=input_ids, pixel_values=pixel_values, output_attentions=True).attentions
-            image_token_id = model.config.image_token_id
             vision = model.config.vision_config
             grid_size = vision.image_size // vision.patch_size
+            keeps_cls = model.config.vision_feature_select_strategy == "full"
         else:
             attentions = model(input_ids, pixel_values, output_attentions=True).attentions
-            image_token_id = model.config.image_token_id
             grid_size = model.config.vision.grid_size
+            keeps_cls = model.config.keep_cls_token
     weights = require_weights(attentions, "decoder")[layer].mean(dim=1)  # (B, T, T)
-    is_image = input_ids == image_token_id  # (B, T)
-    if not torch.all(is_image.sum(dim=1) == grid_size**2):
-        raise ValueError(f"each prompt must contain exactly {grid_size**2} image tokens (one image, no CLS)")
-    columns = torch.stack([weights[b][:, is_image[b]] for b in range(len(weights))])  # (B, T, gh * gw)
-    return to_patch_grid(columns, (grid_size, grid_size), num_prefix_tokens=0)
+    is_image = input_ids == model.config.image_token_id  # (B, T)
+    tokens_per_image = grid_size**2 + int(keeps_cls)
+    if not torch.all(is_image.sum(dim=1) == tokens_per_image):
+        raise ValueError(
+            f"each prompt must contain exactly {tokens_per_image} image tokens (one image), "
+            f"found {is_image.sum(dim=1).tolist()}"
+        )
+    columns = torch.stack([weights[b][:, is_image[b]] for b in range(len(weights))])  # (B, T, N_img)
+    return to_patch_grid(columns, (grid_size, grid_size), num_prefix_tokens=int(keeps_cls))
 
 
 def plot_attention_heads(image, maps: torch.Tensor, alpha: float = 0.6):
