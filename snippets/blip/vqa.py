@@ -69,21 +69,30 @@ def vqa_table(lang: str) -> str:
     return "\n".join(lines)
 
 
-@markdown("blip-vqa-count-accuracy")
-def count_accuracy(lang: str) -> str:
-    return f"{ACCURACY['test']['count']:.1%}"
+def percent(split: str, kind: str) -> str:
+    return f"{ACCURACY[split][kind]:.1%}"
 
 
-@markdown("blip-vqa-exists-accuracy")
-def exists_accuracy(lang: str) -> str:
-    return f"{ACCURACY['test']['exists']:.1%}"
+@markdown("blip-vqa-position-accuracy")
+def position_accuracy(lang: str) -> str:
+    return percent("test", "position")
 
 
-@markdown("blip-vqa-heldout-color-accuracy")
-def heldout_color_accuracy(lang: str) -> str:
-    return f"{ACCURACY['test_heldout']['color']:.1%}"
+@markdown("blip-vqa-shape-accuracy")
+def shape_accuracy(lang: str) -> str:
+    return percent("test", "shape")
 
 
 @markdown("blip-vqa-test-color-accuracy")
 def test_color_accuracy(lang: str) -> str:
-    return f"{ACCURACY['test']['color']:.1%}"
+    return percent("test", "color")
+
+
+@markdown("blip-vqa-heldout-color-accuracy")
+def heldout_color_accuracy(lang: str) -> str:
+    return percent("test_heldout", "color")
+
+
+@markdown("blip-vqa-heldout-shape-accuracy")
+def heldout_shape_accuracy(lang: str) -> str:
+    return percent("test_heldout", "shape")
