@@ -70,25 +70,33 @@ def test_llava_processor_expands_image_token():
 
     inputs = processor(images=[scene.image], text=[prompt], return_tensors="pt")
     image_tokens = (inputs.input_ids == processor.tokenizer.image_token_id).sum().item()
-    assert image_tokens == NUM_IMAGE_TOKENS == model.config.image_seq_length == 64
+    assert image_tokens == NUM_IMAGE_TOKENS == model.config.image_seq_length == 65
     with torch.no_grad():
         logits = model(**inputs).logits  # fails if the token count and the image features disagree
     assert logits.shape[:2] == inputs.input_ids.shape
 
 
-def test_llava_batch_trains_only_the_answer():
+def test_llava_batch_trains_only_the_answers():
     recipe = get_recipe("llava")
     _, processor = recipe.build()
-    batch = recipe.make_batch([0, 1, 2, 3])
+    indices = [0, 1, 2, 3]
+    batch = recipe.make_batch(indices)
     tokenizer = processor.tokenizer
-    for row in range(4):
-        labelled = batch["labels"][row][batch["labels"][row] != -100].tolist()
-        answer = tokenizer.convert_ids_to_tokens(labelled)
-        assert len(answer) == 2 and answer[1] == "</s>", answer
-        first = (batch["labels"][row] != -100).nonzero()[0].item()
-        assert tokenizer.convert_ids_to_tokens(batch["input_ids"][row, first - 2 : first].tolist()) == [
-            "assistant", ":"
-        ]
+    scenes = ShapesWorld("train", max_objects=2, seed=0).scenes(indices)
+    for row, scene in enumerate(scenes):
+        labels = batch["labels"][row]
+        labelled = (labels != -100).nonzero().flatten().tolist()
+        tokens = tokenizer.convert_ids_to_tokens(labels[labelled].tolist())
+
+        # One turn per question: each answer word followed by </s>, and nothing else labeled.
+        assert len(tokens) == 2 * len(scene.questions)
+        assert tokens[1::2] == ["</s>"] * len(scene.questions)
+        assert sorted(tokens[0::2]) == sorted(qa.answer for qa in scene.questions)
+
+        # Every answer comes right after "assistant :".
+        for position in labelled[0::2]:
+            before = tokenizer.convert_ids_to_tokens(batch["input_ids"][row, position - 2 : position].tolist())
+            assert before == ["assistant", ":"]
 
 
 def test_blip_decoder_inputs_start_with_dec():

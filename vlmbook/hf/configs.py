@@ -129,11 +129,12 @@ def llava_config(vocab_size: int, size: TinySize = TINY_LLAVA) -> LlavaConfig:
         text_config=text,
         image_token_id=special_id(IMAGE),
         projector_hidden_act="gelu",
-        vision_feature_select_strategy="default",  # drop the CLS token, keep the 64 patch tokens
-        # The second-to-last layer, as in LLaVA-1.5: CLIP's loss reads only the CLS token of the last
-        # layer, so the patch tokens of the layer before it are the ones that CLIP trains.
-        vision_feature_layer=-2,
-        image_seq_length=(TINY.image_size // TINY.patch_size) ** 2,
+        # LLaVA-1.5 drops the CLS token ("default") and reads the second-to-last layer. A 2-layer tower
+        # has too little depth for that: the tiny model keeps the CLS token ("full"), which carries
+        # CLIP's image embedding, and reads the last layer. 1 CLS + 64 patch tokens = 65 image tokens.
+        vision_feature_select_strategy="full",
+        vision_feature_layer=-1,
+        image_seq_length=1 + (TINY.image_size // TINY.patch_size) ** 2,
         tie_word_embeddings=True,
     )
 

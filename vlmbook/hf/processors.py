@@ -70,12 +70,11 @@ def build_blip_processor(vocabulary: list[str], image_size: int, max_length: int
 def build_llava_processor(
     vocabulary: list[str], image_size: int, patch_size: int, max_length: int
 ) -> LlavaProcessor:
-    """Build a LlavaProcessor that expands "<image>" into one token per image patch.
+    """Build a LlavaProcessor that expands "<image>" into one token per image feature.
 
-    With `vision_feature_select_strategy="default"` the model drops the vision
-    tower's CLS token, so the processor writes (image_size / patch_size)**2
-    image tokens: the patch count plus `num_additional_image_tokens=1` (CLS),
-    minus the dropped CLS.
+    With `vision_feature_select_strategy="full"` the model keeps the vision
+    tower's CLS token, so the processor writes 1 + (image_size / patch_size)**2
+    image tokens: the patch count plus `num_additional_image_tokens=1` (CLS).
     """
     tokenizer = build_tokenizer(vocabulary, style="llama", max_length=max_length)
     image_processor = CLIPImageProcessorPil(**_image_kwargs(image_size))
@@ -83,7 +82,7 @@ def build_llava_processor(
         image_processor=image_processor,
         tokenizer=tokenizer,
         patch_size=patch_size,
-        vision_feature_select_strategy="default",
+        vision_feature_select_strategy="full",
         chat_template=LLAVA_CHAT_TEMPLATE,
         image_token=IMAGE,
         num_additional_image_tokens=1,

@@ -140,7 +140,7 @@ class BlipVqaRecipe(BlipRecipe):
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
-        self.settings = RecipeSettings(max_steps=800, batch_size=64, learning_rate=1e-3, eval_every=100)
+        self.settings = RecipeSettings(max_steps=1600, batch_size=64, learning_rate=1e-3, eval_every=200)
 
     def make_batch(self, indices):
         indices, batch = self.train_batch(indices)

@@ -1,13 +1,13 @@
 """LLaVA recipe: visual instruction tuning of a tiny LLaVA on ShapesWorld questions.
 
-A CLIP vision tower encodes the image into 64 patch tokens, a 2-layer MLP
-projects them to the decoder's width, and they replace the 64 "<image>"
-tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
+A CLIP vision tower encodes the image into 65 tokens (CLS and 64 patches),
+a 2-layer MLP projects them to the decoder's width, and they replace the
+65 "<image>" tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
 Section 4.1). Each training sequence is a multi-turn conversation with one
 turn per question of the scene, as in LLaVA's instruction data, and only
 the answer tokens are trained. Worked sample (two turns)::
 
-    <s> user : <image> x 64 what color is the circle ? assistant : red </s> user : how many objects are there ? assistant : two </s>
+    <s> user : <image> x 65 what color is the circle ? assistant : red </s> user : how many objects are there ? assistant : two </s>
     labels: -100 everywhere except the answers and their </s>: red </s>, two </s>
 
 NOTE: LLaVA trains in two stages (projector alignment on captions, then
@@ -30,7 +30,7 @@ from vlmbook.recipes.warm_start import warm_start
 from vlmbook.training import RecipeSettings
 
 MAX_OBJECTS = 2  # at most two objects: counts, relations and positions stay learnable in minutes
-NUM_IMAGE_TOKENS = (TINY.image_size // TINY.patch_size) ** 2  # 64 patch tokens; the CLS token is dropped
+NUM_IMAGE_TOKENS = 1 + (TINY.image_size // TINY.patch_size) ** 2  # the CLS token and 64 patch tokens
 
 
 def chat_prompt(processor, question: str) -> str:
