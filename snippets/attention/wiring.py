@@ -151,7 +151,7 @@ D_lm = 96
 projector = torch.nn.Sequential(torch.nn.Linear(D, D_lm), torch.nn.GELU(), torch.nn.Linear(D_lm, D_lm))
 word_embeddings = torch.nn.Embedding(processor.tokenizer.vocab_size, D_lm)
 
-patch_tokens = image_tokens[:, 1:]  # (B, N_patch, D): LLaVA drops the CLS token
+patch_tokens = image_tokens[:, 1:]  # (B, N_patch, D): LLaVA-1.5 drops CLS ("default" strategy)
 image_embeds = projector(patch_tokens)  # (B, N_patch, D_lm)
 prompt_embeds = word_embeddings(inputs.input_ids)  # (B, T_txt, D_lm)
 sequence = torch.cat([image_embeds, prompt_embeds], dim=1)  # (B, N_patch + T_txt, D_lm)
