@@ -94,14 +94,14 @@ LABELS = {
     "ko": {
         "kinds": {"color": "색", "shape": "모양", "count": "개수", "position": "위치",
                   "exists": "존재 여부"},
-        "accuracy": "정확도",
+        "accuracy": "정확도, 환각 비율",
         "hallucination": "환각 비율\n(없는 물체에 '예')",
         "title": "질문 종류별 정확도와 환각 비율\n(테스트 장면 {scenes}개, 질문 {questions}개)",
         "metric": "지표",
     },
     "en": {
         "kinds": {kind: kind for kind in ("color", "shape", "count", "position", "exists")},
-        "accuracy": "accuracy",
+        "accuracy": "accuracy, hallucination rate",
         "hallucination": "hallucination rate\n('yes' to an absent object)",
         "title": "Accuracy by question kind, and hallucination rate\n"
                  "({scenes} test scenes, {questions} questions)",
