@@ -60,10 +60,10 @@ def weight_returning_attention(model: nn.Module) -> Iterator[None]:
 # --8<-- [end:switch]
 
 
-def require_weights(attentions: Sequence[torch.Tensor | None] | None, what: str) -> list[torch.Tensor]:
+def require_weights(attentions: Sequence[torch.Tensor | None] | None, source: str) -> list[torch.Tensor]:
     """Return ``attentions`` as a list, or raise if the model returned none."""
     if not attentions or any(a is None for a in attentions):
-        raise RuntimeError(f"the model returned no {what} attention weights; run it with eager attention")
+        raise RuntimeError(f"the model returned no {source} attention weights; run it with eager attention")
     return list(attentions)
 
 
