@@ -3,7 +3,7 @@
 Invariant: with the same global batch, two processes (each with half of
 every batch, gradients averaged by Accelerate) train as well as one, up to
 a tolerance. They differ a little on purpose: each process computes the
-contrastive loss over its own half batch, so it sees half the negatives.
+contrastive loss over its own half batch, so it has half the negatives.
 """
 
 import json

@@ -3,8 +3,8 @@
 Each processor saves to a folder that `AutoProcessor.from_pretrained(folder)`
 loads offline. ShapesWorld renders images at the model's input size already,
 so the image processors only rescale to [0, 1] and normalize with mean 0.5 and
-std 0.5, which maps pixels to [-1, 1]; `normalize_pixels` does the same on a
-tensor, and the recipes use it to skip PIL on the training path.
+std 0.5, which maps pixels to [-1, 1]. `normalize_pixels` does the same on a
+tensor, so the recipes skip PIL on the training path.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ IMAGE_STD = (0.5, 0.5, 0.5)
 
 # Chat format of the tiny LLaVA: "user: <image> what color is the circle? assistant:".
 # NOTE: LLaVA-1.5 uses "USER: <image>\n... ASSISTANT:"; the tokenizer lowercases
-# text, so the tiny model sees the same words in lowercase.
+# text, so the tiny model reads the same words in lowercase.
 LLAVA_CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "{{ message['role'] }}:"

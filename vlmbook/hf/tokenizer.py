@@ -23,7 +23,7 @@ SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, DEC, BOS, EOS, IMAGE)
 # Words the chat template and punctuation need beyond ShapesWorld's vocabulary.
 EXTRA_WORDS = ("user", "assistant", ":", "?", ",", ".")
 
-# How each model family frames a sequence:
+# Sequence framing of each model family:
 #   bert:  [CLS] words [SEP]  (CLIP pools at [SEP]; BLIP swaps [CLS] for [DEC] to decode)
 #   llama: <s> words          (the decoder appends </s> itself when it is done)
 STYLES = ("bert", "llama")

@@ -90,7 +90,7 @@ class BlipRecipe:
 
 
 class BlipCaptioningRecipe(BlipRecipe):
-    """Train `BlipForConditionalGeneration` to write ShapesWorld's canonical caption."""
+    """Recipe that trains `BlipForConditionalGeneration` to write ShapesWorld's canonical caption."""
 
     name = "blip-captioning"
 
@@ -133,7 +133,7 @@ class BlipCaptioningRecipe(BlipRecipe):
 
 
 class BlipVqaRecipe(BlipRecipe):
-    """Train `BlipForQuestionAnswering` on ShapesWorld's question-answer pairs."""
+    """Recipe that trains `BlipForQuestionAnswering` on ShapesWorld's question-answer pairs."""
 
     name = "blip-vqa"
     quick_eval_size = 32
@@ -190,7 +190,7 @@ class BlipVqaRecipe(BlipRecipe):
 
 
 class BlipItmRecipe(BlipRecipe):
-    """Train `BlipForImageTextRetrieval`'s ITM head on captions and hard negatives."""
+    """Recipe that trains the ITM head of `BlipForImageTextRetrieval` on captions and hard negatives."""
 
     name = "blip-itm"
 

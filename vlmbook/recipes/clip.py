@@ -1,8 +1,9 @@
 """CLIP recipe: contrastive image-text pretraining on ShapesWorld captions.
 
 Data: half of each batch is single-object scenes, whose captions name one
-color and one shape (the easiest signal, and the zero-shot task); the other
-half has up to `MAX_OBJECTS` objects, so the text tower also reads relations.
+color and one shape. They carry the easiest signal and match the zero-shot
+task. The other half has up to `MAX_OBJECTS` objects, so the text tower
+also learns relations.
 
 Loss: the symmetric InfoNCE loss of CLIP (Radford et al., 2021, Figure 3),
 except that two scenes with the same caption count as matches of each other.
@@ -90,7 +91,7 @@ def retrieval_recalls(model: CLIPModel, processor: CLIPProcessor, scenes: list) 
 
 
 class ClipRecipe:
-    """Train `CLIPModel` from scratch on ShapesWorld image-caption pairs."""
+    """Recipe that trains `CLIPModel` from scratch on ShapesWorld image-caption pairs."""
 
     name = "clip"
 

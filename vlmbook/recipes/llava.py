@@ -52,7 +52,7 @@ def hallucination_rate(predictions: list[str], answers: list[str], kinds: list[s
 
 
 class LlavaRecipe:
-    """Train `LlavaForConditionalGeneration` to answer ShapesWorld questions."""
+    """Recipe that trains `LlavaForConditionalGeneration` to answer ShapesWorld questions."""
 
     name = "llava"
 

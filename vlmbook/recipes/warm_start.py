@@ -46,10 +46,10 @@ def clip_vision_to_blip(clip_vision, blip_vision, pixel_values: torch.Tensor) ->
 
     The layers map one to one (BLIP fuses q, k, v into one `qkv` matrix). CLIP
     also applies a LayerNorm to the embeddings (`pre_layrnorm`) that BLIP
-    lacks. Its centering and affine parts are linear and fold into the patch
-    and position embeddings exactly; its division by each token's standard
-    deviation does not, so the fold divides by the mean deviation measured on
-    `pixel_values` (B, 3, H, W) instead.
+    lacks. Its centering and affine parts are linear, so they fold into the
+    patch and position embeddings exactly. Its division by each token's
+    standard deviation does not fold, so the fold divides by the mean
+    deviation measured on `pixel_values` (B, 3, H, W) instead.
     NOTE: that one step is approximate, so the converted tower is a starting
     point for training, not an exact copy.
     """
