@@ -39,9 +39,10 @@ folder = vlmbook.checkpoint("clip")  # VLMBOOK_CHECKPOINTS=hub: "openai/clip-vit
 model = CLIPModel.from_pretrained(folder).eval()
 processor = CLIPProcessor.from_pretrained(folder)
 
-labels = ["red circle", "blue square", "green triangle", "yellow circle"]
-image = ShapesWorld("test", max_objects=1, seed=0)[1].image
-inputs = processor(text=[f"a {label}" for label in labels], images=image, return_tensors="pt", padding=True)
+labels = ["red circle", "blue square", "orange triangle", "yellow circle"]
+image = ShapesWorld("test", max_objects=1, seed=0)[1].image  # one large orange triangle
+# The embedded model's training captions always state the size, so the prompts state it too.
+inputs = processor(text=[f"a large {label}" for label in labels], images=image, return_tensors="pt", padding=True)
 with torch.no_grad():
     probs = model(**inputs).logits_per_image.softmax(dim=-1)[0]  # (4,): one image, four prompts
 print(f"{labels[probs.argmax()]} ({probs.max():.0%})")
@@ -54,9 +55,9 @@ import vlmbook
 from vlmbook.shapesworld import ShapesWorld
 
 classifier = pipeline("zero-shot-image-classification", model=vlmbook.checkpoint("clip"))
-image = ShapesWorld("test", max_objects=1, seed=0)[1].image
-results = classifier(image, candidate_labels=["red circle", "blue square", "green triangle", "yellow circle"],
-                     hypothesis_template="a {}")
+image = ShapesWorld("test", max_objects=1, seed=0)[1].image  # one large orange triangle
+results = classifier(image, candidate_labels=["red circle", "blue square", "orange triangle", "yellow circle"],
+                     hypothesis_template="a large {}")
 for result in results[:2]:
     print(f"{result['label']:<15} {result['score']:.2f}")
 # --8<-- [end:pipeline]
