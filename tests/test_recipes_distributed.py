@@ -18,7 +18,7 @@ BATCH_ARGS = ["train", "clip", "--seed", "0", "--max-steps", STEPS, "--eval-scen
 
 
 def train(out, launcher):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="true")
     command = [*launcher, *BATCH_ARGS, "--out", str(out)]
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -28,7 +28,10 @@ def train(out, launcher):
 @pytest.mark.slow
 def test_two_processes_train_like_one(tmp_path):
     one_record, one_history = train(tmp_path / "one", [sys.executable, "-m", "vlmbook.cli"])
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--cpu",
+    # NOTE: `accelerate launch --cpu --num_processes 2` starts one process unless MPI is set up
+    # (accelerate 1.16); `--multi_gpu` starts two through torchrun, and on a machine without CUDA
+    # the recipe's Accelerator then uses the CPU with the gloo backend.
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
               "--num_cpu_threads_per_process", "1", "-m", "vlmbook.cli"]
     two_record, two_history = train(tmp_path / "two", launch)

@@ -48,12 +48,12 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> dict:
     from accelerate import PartialState
 
     from vlmbook.recipes import get_recipe
-    from vlmbook.training import save_run, train
+    from vlmbook.training import save_run, train, use_cpu
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    state = PartialState()
+    state = PartialState(cpu=use_cpu())
     if state.is_main_process:
         _prepare_output_folder(out, args.overwrite)
     state.wait_for_everyone()

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import parse_flag_from_env, set_seed
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, ProcessorMixin, get_cosine_schedule_with_warmup
 
@@ -70,6 +70,15 @@ class TrainResult:
     stopped_by: str = "max_steps"  # "max_steps", "max_seconds" or "target"
 
 
+def use_cpu() -> bool:
+    """Return True when training should run on the CPU: no CUDA device, or ACCELERATE_USE_CPU set.
+
+    Accelerate sets up several CPU processes (gloo backend) only when it is told to use the CPU,
+    so `accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine needs this flag.
+    """
+    return not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU")
+
+
 def format_log_line(step: int, max_steps: int, seconds: float, loss: float, lr: float, metrics: dict, sample: str) -> str:
     """Format the fixed one-line log of an evaluation."""
     metric_text = " | ".join(f"{name} {value:.3f}" for name, value in metrics.items())
@@ -94,7 +103,7 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
     depends on the machine's speed, and `TrainResult.stopped_by` records that.
     """
     settings = recipe.settings
-    accelerator = Accelerator()
+    accelerator = Accelerator(cpu=use_cpu())
 
     # Seeds: the same initial weights in every process, then one data slice each.
     set_seed(seed)
