@@ -142,7 +142,7 @@ def test_embedded_vision_attention_parity(folder_and_name):
         assert gap < 1e-6, f"{name} vision layer {layer}: max abs diff {gap:.2e}"
 
 
-@pytest.mark.parametrize("name", ["clip", "blip-itm", "llava", "blip-captioning"])
+@pytest.mark.parametrize("name", ["clip", "blip-itm", "blip-vqa", "llava", "blip-captioning"])
 def test_embedded_real_scenes(name):
     """On ShapesWorld test scenes prepared by the checkpoint's own processor, outputs match within 1e-5."""
     from transformers import AutoProcessor
@@ -165,6 +165,20 @@ def test_embedded_real_scenes(name):
             model = BlipForImageTextMatching.from_pretrained(folder)
             mine, _ = model(inputs.input_ids, inputs.pixel_values, inputs.attention_mask)
             gap = max_gap(mine, reference(**inputs).itm_score)
+        elif name == "blip-vqa":
+            inputs = processor(images=[s.image for s in scenes], text=[s.questions[0].question for s in scenes],
+                               return_tensors="pt", padding=True)
+            model = BlipForQuestionAnswering.from_pretrained(folder)
+            mine_ids = model.generate(inputs.input_ids, inputs.pixel_values, inputs.attention_mask, max_new_tokens=4)
+            their_ids = reference.generate(**inputs, max_new_tokens=4, do_sample=False)
+            assert mine_ids.tolist() == their_ids.tolist()
+            question = model.encode_question(inputs.input_ids, inputs.pixel_values, inputs.attention_mask)
+            mine, _ = model.text_decoder(mine_ids, question.hidden_states)
+            image_embeds = reference.vision_model(pixel_values=inputs.pixel_values).last_hidden_state
+            their_question = reference.text_encoder(input_ids=inputs.input_ids, attention_mask=inputs.attention_mask,
+                                                    encoder_hidden_states=image_embeds).last_hidden_state
+            theirs = reference.text_decoder(input_ids=mine_ids, encoder_hidden_states=their_question).logits
+            gap = max_gap(mine, theirs)
         elif name == "llava":
             from vlmbook.recipes.llava import chat_prompt
 
