@@ -12,7 +12,9 @@ the answer tokens are trained. Worked sample (two turns)::
 
 NOTE: LLaVA trains in two stages (projector alignment on captions, then
 instruction tuning), starting from a pretrained CLIP and LLM. The tiny model
-trains every weight from scratch in one stage on the question-answer pairs.
+starts from the tiny CLIP tower (with `--init-from`), trains its decoder from
+scratch, and does both in one stage on the question-answer pairs. The
+shipped checkpoint answers 63% of test questions right, below the 85% goal.
 """
 
 from __future__ import annotations
