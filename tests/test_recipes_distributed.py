@@ -29,7 +29,7 @@ def train(out, launcher):
 def test_two_processes_train_like_one(tmp_path):
     one_record, one_history = train(tmp_path / "one", [sys.executable, "-m", "vlmbook.cli"])
     # NOTE: `accelerate launch --cpu --num_processes 2` starts one process unless MPI is set up
-    # (accelerate 1.16); `--multi_gpu` starts two through torchrun, and on a machine without CUDA
+    # (accelerate 1.16). `--multi_gpu` starts two through torchrun, and on a machine without CUDA
     # the recipe's Accelerator then uses the CPU with the gloo backend.
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",

@@ -73,8 +73,8 @@ class TrainResult:
 def use_cpu() -> bool:
     """Return True when training should run on the CPU: no CUDA device, or ACCELERATE_USE_CPU set.
 
-    Accelerate sets up several CPU processes (gloo backend) only when it is told to use the CPU,
-    so `accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine needs this flag.
+    Accelerate sets up several CPU processes (gloo backend) only when `cpu=True` is passed, so
+    `accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine needs this flag.
     """
     return not torch.cuda.is_available() or parse_flag_from_env("ACCELERATE_USE_CPU")
 
