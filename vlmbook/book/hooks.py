@@ -20,6 +20,7 @@ import os
 import posixpath
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -77,21 +78,39 @@ def _cache_dir(config) -> Path:
     return Path(override) if override else _project_root(config) / ".cache" / "vlmbook-book"
 
 
+def _generator_jobs() -> int:
+    """Return how many generators run at once: VLMBOOK_BOOK_JOBS, else the CPU count."""
+    value = os.environ.get("VLMBOOK_BOOK_JOBS", "")
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise PluginError(f"invalid VLMBOOK_BOOK_JOBS={value!r}: use a positive integer")
+    return int(value)
+
+
 def _run_generators(config) -> list[GeneratorResult]:
+    """Run the declared generators that miss the cache, several at a time.
+
+    Each generator runs in its own process, so threads that wait on those
+    processes are enough to use every core.
+    """
     docs_dir = Path(config.docs_dir)
     generators = declared_generators(docs_dir, _snippet_dirs(config))
     package_hash = package_digest(Path(__file__).resolve().parent.parent)
-    results = []
-    for source, path in sorted(generators.items()):
+
+    def run(source: str) -> GeneratorResult:
+        return run_generator(
+            generators[source], source, _cache_dir(config), package_hash, cwd=_project_root(config)
+        )
+
+    with ThreadPoolExecutor(max_workers=_generator_jobs()) as pool:
+        futures = [pool.submit(run, source) for source in sorted(generators)]
         try:
-            results.append(
-                run_generator(
-                    path, source, _cache_dir(config), package_hash, cwd=_project_root(config)
-                )
-            )
+            return [future.result() for future in futures]
         except GeneratorError as error:
+            for future in futures:
+                future.cancel()
             raise PluginError(f"snippets/{error}") from error
-    return results
 
 
 def _fix_notebook_files(files: Files, config) -> None:
