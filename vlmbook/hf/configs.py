@@ -37,7 +37,7 @@ class TinySize:
     num_layers: int = 2  # per tower: enough to bind color to shape, small enough for a CPU
     num_heads: int = 2  # 32 dims per head
     mlp_ratio: int = 4  # intermediate size = 4 x D, as in ViT and BERT
-    max_text_length: int = 32  # longest caption or chat prompt in words, plus specials
+    max_text_length: int = 32  # maximum tokens of a caption or question, special tokens included
     projection_dim: int = 64  # CLIP's shared embedding space; smaller than D as in ViT-B/32 (512 < 768)
 
 
