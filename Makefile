@@ -11,7 +11,12 @@ STAMP := $(VENV)/.vlmbook-installed
 TORCH := torch==2.13.0
 PYTEST_WORKERS ?= 2
 
+# The book and its tests run offline on the embedded checkpoints. Hub mode
+# (VLMBOOK_CHECKPOINTS=hub) downloads the public checkpoints, so it keeps the
+# network; tests/conftest.py sets HF_HUB_OFFLINE=1 for the suite either way.
+ifneq ($(VLMBOOK_CHECKPOINTS),hub)
 export HF_HUB_OFFLINE := 1
+endif
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: serve test build bench
