@@ -115,6 +115,7 @@ llava_processor = AutoProcessor.from_pretrained(llava_folder)
 llava_config = llava.config
 llava_grid = (llava_config.vision_config.image_size // llava_config.vision_config.patch_size,) * 2
 llava_hits, llava_boxes = [], []
+llava_layer_hits = [[] for _ in range(llava_config.text_config.num_hidden_layers)]
 for index in range(NUM_SCENES // 2):
     scene = two_objects[index]
     for qa in scene.questions:
@@ -124,11 +125,13 @@ for index in range(NUM_SCENES // 2):
         inputs = llava_processor(images=scene.image, text=chat_prompt(llava_processor, qa.question), return_tensors="pt")
         with torch.no_grad():
             output = llava(**inputs, output_attentions=True)  # one (1, H, T, T) per layer
-        weights = torch.stack(output.attentions).mean(dim=(0, 2))[0]  # (T, T), mean of layers and heads
-        to_image = weights[-1, inputs.input_ids[0] == llava_config.image_token_id]  # the answering row
+        per_layer = torch.stack(output.attentions).mean(dim=2)[:, 0]  # (L, T, T), mean of heads
+        to_image = per_layer[:, -1, inputs.input_ids[0] == llava_config.image_token_id]  # (L, N_img), answering row
         if llava_config.vision_feature_select_strategy == "full":
-            to_image = to_image[1:]  # the first image token is CLS, not a patch
-        llava_hits.append(peak_hits_box(to_image.reshape(llava_grid), named[0].box, scene_size))
+            to_image = to_image[:, 1:]  # the first image token is CLS, not a patch
+        llava_hits.append(peak_hits_box(to_image.mean(dim=0).reshape(llava_grid), named[0].box, scene_size))
+        for layer, layer_map in enumerate(to_image):
+            llava_layer_hits[layer].append(peak_hits_box(layer_map.reshape(llava_grid), named[0].box, scene_size))
         llava_boxes.append(named[0].box)
 
 from vlmbook.book import markdown
@@ -138,12 +141,13 @@ ROWS = {
            "clip_target": "도형이 하나인 장면의 그 도형", "blip_target": "그 물체를 유일하게 가리키는 색·모양 단어",
            "llava_target": "색 질문의 답이 가리키는 물체", "blip_map": "단어 → 패치 교차 어텐션 (층·헤드 평균)",
            "llava_map": "답 위치 → 이미지 토큰 (층·헤드 평균)", "rollout": "어텐션 롤아웃",
-           "layer": "CLS 어텐션, 층 {layer} (헤드 평균)"},
+           "layer": "CLS 어텐션, 층 {layer} (헤드 평균)", "llava_layer": "답 위치 → 이미지 토큰, 층 {layer} (헤드 평균)"},
     "en": {"header": "| model | map | object it should point at | samples | hit rate | center baseline | random patch baseline |",
            "clip_target": "the only shape of a one-object scene", "blip_target": "the object a color or shape word names uniquely",
            "llava_target": "the object a color question's answer names", "blip_map": "word → patch cross-attention (mean of layers and heads)",
            "llava_map": "answering position → image tokens (mean of layers and heads)", "rollout": "attention rollout",
-           "layer": "CLS attention, layer {layer} (mean of heads)"},
+           "layer": "CLS attention, layer {layer} (mean of heads)",
+           "llava_layer": "answering position → image tokens, layer {layer} (mean of heads)"},
 }
 
 
@@ -161,6 +165,10 @@ def pointing_table(lang: str) -> str:
     ]:
         center, random_patch = baselines(boxes, grid, scene_size)
         rows.append((model_name, label, target, len(hits), sum(hits) / len(hits), center, random_patch))
+    llava_center, llava_random = baselines(llava_boxes, llava_grid, scene_size)
+    for layer, hits in enumerate(llava_layer_hits):
+        label = words["llava_layer"].format(layer=layer)
+        rows.append(("LLaVA", label, words["llava_target"], len(hits), sum(hits) / len(hits), llava_center, llava_random))
     lines = [words["header"], "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
     lines += [f"| {m} | {label} | {target} | {n} | {score:.1%} | {center:.1%} | {rand:.1%} |"
               for m, label, target, n, score, center, rand in rows]
