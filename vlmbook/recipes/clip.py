@@ -22,6 +22,7 @@ from vlmbook.evaluation import recall_at_k
 from vlmbook.hf.configs import TINY, build_model
 from vlmbook.hf.processors import build_clip_processor, normalize_pixels
 from vlmbook.shapesworld import COLORS, SHAPES, SIZES, ShapesWorld
+from vlmbook.shapesworld_text import article
 from vlmbook.training import RecipeSettings
 
 MAX_OBJECTS = 2  # retrieval captions name at most two objects and their relation
@@ -157,7 +158,7 @@ class ClipRecipe:
         scenes = self._val()
         accuracy = zero_shot_accuracy(model, processor, scenes)
         color, shape = zero_shot_classify(model, processor, [scenes[0].image])[0]
-        return {"zero_shot_accuracy": accuracy}, f"{scenes[0].captions[0]} -> a {color} {shape}"
+        return {"zero_shot_accuracy": accuracy}, f"{scenes[0].captions[0]} -> {article(color)} {color} {shape}"
 
     def evaluate(self, model: CLIPModel, processor: CLIPProcessor, num_scenes: int = 500) -> dict[str, float]:
         """Zero-shot accuracy and retrieval recalls on `test` and, separately, `test_heldout`."""
