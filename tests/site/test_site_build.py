@@ -131,7 +131,24 @@ def test_notebooks_rendered_as_pages(built_site):
         )
         assert "jp-Notebook" in html
         assert "temperature=0.01" in html, "the notebook's output is missing"
-    assert not list(built_site.path.rglob("*.ipynb"))
+
+
+@pytest.mark.parametrize("lang, label", [("ko", "노트북 내려받기"), ("en", "Download the notebook")])
+def test_notebook_download_button(built_site, lang, label):
+    """Every notebook page links to its own edition's .ipynb, and the file is in the site."""
+    prefix = "" if lang == "ko" else "en/"
+    notebooks = sorted((DOCS / "labs").glob(f"*.{lang}.ipynb"))
+    assert notebooks, "no notebooks found in docs/labs"
+    for notebook in notebooks:
+        name = notebook.name.removesuffix(f".{lang}.ipynb")
+        page_dir = built_site.path / prefix / "labs" / name
+        html = (page_dir / "index.html").read_text(encoding="utf-8")
+        links = re.findall(r'<a href="([^"]+\.ipynb)"[^>]*aria-label="([^"]+)"', html)
+        assert len(links) == 1, f"{page_dir}: expected one download button, found {links}"
+        href, aria_label = links[0]
+        assert aria_label == label
+        assert href.endswith(f"/labs/{name}/{notebook.name}"), href
+        assert (page_dir / notebook.name).read_bytes() == notebook.read_bytes()
 
 
 def test_notebook_language_switcher(built_site):
