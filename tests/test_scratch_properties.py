@@ -126,8 +126,11 @@ def test_blip_decoder_cache_matches_full(seed, length):
         full, _ = decoder(input_ids, context)
         cache = decoder.transformer.new_cache()
         steps = [decoder(input_ids[:, i : i + 1], context, cache=cache)[0] for i in range(length)]
+    # Relative tolerance: one query at a time sums in another order than a full
+    # pass, and float32 rounding then grows with the size of the logits.
     gap = (torch.cat(steps, dim=1) - full).abs().max().item()
-    assert gap < 1e-5, f"cached vs full logits: max abs diff {gap:.2e}"
+    tolerance = 1e-5 * max(1.0, full.abs().max().item())
+    assert gap < tolerance, f"cached vs full logits: max abs diff {gap:.2e}, tolerance {tolerance:.2e}"
 
 
 @settings(max_examples=8, deadline=None)
@@ -143,8 +146,11 @@ def test_llama_decoder_cache_matches_full(seed, length, prefill):
         cache = decoder.new_cache()
         steps = [decoder(embeds[:, :prefill], cache=cache)[0]]
         steps += [decoder(embeds[:, i : i + 1], cache=cache)[0] for i in range(prefill, length + prefill)]
+    # Relative tolerance: one query at a time sums in another order than a full
+    # pass, and float32 rounding then grows with the size of the logits.
     gap = (torch.cat(steps, dim=1) - full).abs().max().item()
-    assert gap < 1e-5, f"cached vs full logits: max abs diff {gap:.2e}"
+    tolerance = 1e-5 * max(1.0, full.abs().max().item())
+    assert gap < tolerance, f"cached vs full logits: max abs diff {gap:.2e}, tolerance {tolerance:.2e}"
 
 
 def test_cross_attention_masked_context_zero():
