@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+import vlmbook.checkpoints as checkpoints_module
 from vlmbook.checkpoints import (
     NAMES,
     PUBLIC_IDS,
@@ -61,6 +62,17 @@ def test_checkpoint_unknown_name_lists_valid_names():
     assert "'clip-large'" in message
     for name in NAMES:
         assert name in message
+
+
+def test_checkpoint_missing_embedded_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("VLMBOOK_CHECKPOINTS", raising=False)
+    monkeypatch.setattr(checkpoints_module, "EMBEDDED_DIR", tmp_path)
+    with pytest.raises(CheckpointError) as error:
+        checkpoint("blip-vqa")
+    message = str(error.value)
+    assert str(tmp_path / "blip-vqa") in message
+    assert "is missing" in message
+    assert f"vlmbook train blip-vqa --out {tmp_path / 'blip-vqa'}" in message
 
 
 def test_checkpoint_invalid_source(monkeypatch):

@@ -65,7 +65,15 @@ def checkpoint(name: str) -> str:
     _check_name(name)
     if checkpoint_source() == "hub":
         return PUBLIC_IDS[name]
-    return str(EMBEDDED_DIR / name)
+    folder = EMBEDDED_DIR / name
+    # Without this check transformers would read the missing path as a Hub repo id
+    # and fail with an unrelated "Repo id must be in the form" error.
+    if not folder.is_dir():
+        raise CheckpointError(
+            f"embedded checkpoint folder {folder} is missing; reinstall vlmbook, "
+            f"or rebuild it with: vlmbook train {name} --out {folder}"
+        )
+    return str(folder)
 
 
 def _safetensors_size_problem(path: Path) -> str | None:
