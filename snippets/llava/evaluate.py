@@ -61,16 +61,17 @@ def pope_scores(predicted: list[str]) -> dict[str, float]:
         (prediction == "yes", answer == "yes")
         for prediction, answer, kind in zip(predicted, answers, kinds)
         if kind == "exists"
-    ]  # (said yes, truly there)
-    true_positives = sum(said and there for said, there in pairs)
-    precision = true_positives / max(sum(said for said, _ in pairs), 1)
-    recall = true_positives / max(sum(there for _, there in pairs), 1)
+    ]  # (predicted yes, object present)
+    true_positives = sum(predicted_yes and present for predicted_yes, present in pairs)
+    precision = true_positives / max(sum(predicted_yes for predicted_yes, _ in pairs), 1)
+    recall = true_positives / max(sum(present for _, present in pairs), 1)
     return {
-        "accuracy": sum(said == there for said, there in pairs) / len(pairs),
+        "accuracy": sum(predicted_yes == present for predicted_yes, present in pairs)
+        / len(pairs),
         "precision": precision,
         "recall": recall,
         "f1": 2 * precision * recall / max(precision + recall, 1e-12),
-        "yes_ratio": sum(said for said, _ in pairs) / len(pairs),
+        "yes_ratio": sum(predicted_yes for predicted_yes, _ in pairs) / len(pairs),
     }
 
 
