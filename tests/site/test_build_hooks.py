@@ -8,6 +8,7 @@ what the hooks report.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -115,6 +116,54 @@ def project(tmp_path, monkeypatch):
     return root
 
 
+NOTEBOOK_PLUGIN = """\
+  - mkdocs-jupyter:
+      include: ["*.ipynb"]
+      execute: true
+      allow_errors: false
+"""
+
+NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": ["# {title}"],
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": [
+                "import os\n",
+                "from pathlib import Path\n",
+                "counter = Path(os.environ['VLMBOOK_TEST_COUNTER']) / '{name}.count'\n",
+                "with counter.open('a') as handle:\n",
+                "    handle.write('ran\\n')\n",
+                "print('{title}')",
+            ],
+        },
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+def add_notebooks(project: Path) -> None:
+    """Add mkdocs-jupyter and a counting notebook in both editions to the project."""
+    config = project / "mkdocs.yml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("plugins:\n", "plugins:\n" + NOTEBOOK_PLUGIN),
+        encoding="utf-8",
+    )
+    for lang, title in (("ko", "노트북"), ("en", "Notebook")):
+        text = json.dumps(NOTEBOOK, ensure_ascii=False)
+        text = text.replace("{title}", title).replace("{name}", f"lab-{lang}")
+        (project / "docs" / f"lab.{lang}.ipynb").write_text(text, encoding="utf-8")
+
+
 def runs(project: Path, name: str) -> int:
     counter = Path(project.parent / "counters" / f"{name}.count")
     return len(counter.read_text().splitlines()) if counter.exists() else 0
@@ -162,6 +211,86 @@ def test_cache_runs_only_what_changed(project):
     generator.write_text(generator.read_text() + "\n# an edit\n", encoding="utf-8")
     build(project)
     assert (runs(project, "counted"), runs(project, "other")) == (2, 1)
+
+
+def test_input_file_edit_reruns_generator(project):
+    data = project / "data" / "results.json"
+    data.parent.mkdir()
+    data.write_text('{"seconds": 1}', encoding="utf-8")
+    generator = project / "snippets" / "demo" / "counted.py"
+    _replace(generator, "import os\n", 'import os\n\nINPUT_FILES = ["data/*.json"]\n')
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (1, 1)
+
+    # Unchanged data: nothing runs.
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (1, 1)
+
+    # Edited data: only the generator that declares it runs again.
+    data.write_text('{"seconds": 2}', encoding="utf-8")
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (2, 1)
+
+    # A new file that the pattern matches counts as an edit too.
+    (data.parent / "more.json").write_text("{}", encoding="utf-8")
+    build(project)
+    assert (runs(project, "counted"), runs(project, "other")) == (3, 1)
+
+
+def test_each_execution_once_per_build(project, tmp_path, monkeypatch):
+    add_notebooks(project)
+    timings = tmp_path / "timings.jsonl"
+    monkeypatch.setenv("VLMBOOK_BOOK_TIMINGS", str(timings))
+    build(project)
+
+    # Each generator and each notebook edition ran once, over both languages.
+    counts = {name: runs(project, name) for name in ("counted", "other", "lab-ko", "lab-en")}
+    assert counts == {"counted": 1, "other": 1, "lab-ko": 1, "lab-en": 1}
+    records = [json.loads(line) for line in timings.read_text(encoding="utf-8").splitlines()]
+    names = sorted((record["kind"], record["name"]) for record in records)
+    assert names == [
+        ("generator", "demo/counted.py"),
+        ("generator", "demo/other.py"),
+        ("notebook", "lab.en.ipynb"),
+        ("notebook", "lab.ko.ipynb"),
+    ]
+    assert all(record["seconds"] > 0 for record in records)
+    notebook_page = (project / "site" / "en" / "lab" / "index.html").read_text(encoding="utf-8")
+    assert "Notebook" in notebook_page
+
+    # A warm rebuild executes nothing and records nothing.
+    timings.unlink()
+    build(project)
+    assert {name: runs(project, name) for name in counts} == counts
+    assert not timings.exists()
+
+
+def test_execution_off_runs_nothing(project, monkeypatch):
+    add_notebooks(project)
+    build(project)
+    monkeypatch.setenv("VLMBOOK_BOOK_EXECUTE", "0")
+    _replace(project / "snippets" / "demo" / "counted.py", "ran", "ran again")
+    _replace(project / "docs" / "lab.ko.ipynb", "노트북", "노트북 2")
+    build(project)
+
+    # Neither the edited generator nor the edited notebook ran.
+    counts = {name: runs(project, name) for name in ("counted", "other", "lab-ko", "lab-en")}
+    assert counts == {"counted": 1, "other": 1, "lab-ko": 1, "lab-en": 1}
+    page = (project / "site" / "en" / "index.html").read_text(encoding="utf-8")
+    assert "The value is [counted-value]." in page
+    assert (project / "site" / "en" / "figures" / "counted.svg").is_file()
+
+    # The executed notebooks stay cached for the next build with execution on.
+    monkeypatch.setenv("VLMBOOK_BOOK_EXECUTE", "1")
+    _replace(project / "docs" / "lab.ko.ipynb", "노트북 2", "노트북")
+    build(project)
+    assert (runs(project, "lab-ko"), runs(project, "lab-en")) == (1, 1)
+
+
+def test_invalid_execute_switch_rejected(project, monkeypatch):
+    monkeypatch.setenv("VLMBOOK_BOOK_EXECUTE", "no")
+    log = build(project, expect_success=False)
+    assert "invalid VLMBOOK_BOOK_EXECUTE='no': use 1 (default) or 0" in log
 
 
 def test_interrupted_write_not_trusted(project):
@@ -219,6 +348,14 @@ BROKEN = {
     "unknown generated text": (
         lambda p: _replace(p / "docs/index.ko.md", "counted-value", "unknown-value"),
         "docs/index.ko.md:11: no generator produces the Markdown output 'unknown-value'",
+    ),
+    "input file pattern matching nothing": (
+        lambda p: _replace(p / "snippets/demo/other.py", "import os\n", 'import os\nINPUT_FILES = ["data/*.csv"]\n'),
+        "snippets/demo/other.py:2: INPUT_FILES pattern 'data/*.csv' matches no file",
+    ),
+    "input files not a literal list": (
+        lambda p: _replace(p / "snippets/demo/other.py", "import os\n", 'import os\nINPUT_FILES = "data"\n'),
+        "snippets/demo/other.py:2: INPUT_FILES must be a list of string literals",
     ),
     "glyph missing from font": (
         lambda p: _replace(p / "snippets/demo/other.py", '"other 그림"', '"other \\U0001F642"'),

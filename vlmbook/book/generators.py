@@ -1,11 +1,17 @@
 """Run figure and table generators, and cache what they produce.
 
 Each generator's outputs are cached under a key that hashes everything that
-produced them. That is the generator file, the files of the ``vlmbook``
-package (its code and the embedded checkpoints), the checkpoint source
-selected by ``VLMBOOK_CHECKPOINTS`` and the versions of the libraries that
-draw. The data seed is a literal in the generator file, so the file hash
-covers it.
+produced them. That is the generator file, the data files that it
+declares in ``INPUT_FILES``, the files of the ``vlmbook`` package (its code
+and the embedded checkpoints), the checkpoint source selected by
+``VLMBOOK_CHECKPOINTS`` and the versions of the libraries that draw. The
+data seed is a literal in the generator file, so the file hash covers it.
+
+A generator that reads files outside the package (benchmark results, say)
+lists them as glob patterns relative to the project root, in a top-level
+literal that the build reads without running the file::
+
+    INPUT_FILES = ["benchmarks/results/*.json"]
 
 Cache layout, one folder per key::
 
@@ -24,6 +30,7 @@ inherits no state from another generator.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import io
@@ -70,6 +77,7 @@ class GeneratorResult:
     outputs: dict[str, dict] = field(default_factory=dict)  # name -> {"kind", "suffix"}
     files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (name, lang) -> file
     executed: bool = False  # True when this call ran the generator
+    seconds: float = 0.0  # wall time of the run when `executed`, else 0
 
 
 def _sha256_file(path: Path) -> str:
@@ -100,13 +108,71 @@ def _environment_fingerprint() -> str:
     return "\n".join(parts)
 
 
-def cache_key(generator: Path, source: str, package_hash: str) -> str:
-    """Return the cache key of one generator: a hash of all that produced its outputs."""
+INPUT_FILES_NAME = "INPUT_FILES"
+
+
+def declared_input_files(generator: Path, source: str, root: Path) -> list[Path]:
+    """Return the files that a generator declares in ``INPUT_FILES``, sorted.
+
+    ``INPUT_FILES`` is a top-level list or tuple of string literals, each a
+    glob pattern relative to `root` (the project root). The file is parsed,
+    not run. Raises GeneratorError naming ``source:line`` when the value is
+    not such a literal, a pattern leaves `root`, or a pattern matches no file.
+    """
+    try:
+        tree = ast.parse(generator.read_bytes(), filename=str(generator))
+    except SyntaxError as error:
+        raise GeneratorError(f"{source}:{error.lineno}: invalid Python: {error.msg}") from error
+    files: set[Path] = set()
+    for node in tree.body:
+        if not (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == INPUT_FILES_NAME for t in node.targets)
+        ):
+            continue
+        where = f"{source}:{node.lineno}"
+        try:
+            patterns = ast.literal_eval(node.value)
+        except (ValueError, TypeError, SyntaxError):
+            patterns = None
+        if not isinstance(patterns, (list, tuple)) or not all(isinstance(p, str) for p in patterns):
+            raise GeneratorError(
+                f"{where}: {INPUT_FILES_NAME} must be a list of string literals "
+                'such as ["benchmarks/results/*.json"]'
+            )
+        for pattern in patterns:
+            if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+                raise GeneratorError(
+                    f"{where}: {INPUT_FILES_NAME} pattern {pattern!r} must be relative "
+                    "to the project root and stay inside it"
+                )
+            matches = [path for path in root.glob(pattern) if path.is_file()]
+            if not matches:
+                raise GeneratorError(
+                    f"{where}: {INPUT_FILES_NAME} pattern {pattern!r} matches no file "
+                    "under the project root. Fix the pattern or create the file."
+                )
+            files.update(matches)
+    return sorted(files)
+
+
+def cache_key(
+    generator: Path, source: str, package_hash: str, input_files: list[Path], root: Path
+) -> str:
+    """Return the cache key of one generator: a hash of all that produced its outputs.
+
+    `input_files` are the generator's declared data files. Their paths enter
+    the key relative to `root`, so the key does not depend on where the
+    project lies.
+    """
     digest = hashlib.sha256()
     digest.update(_environment_fingerprint().encode())
     digest.update(source.encode())
     digest.update(generator.read_bytes())
     digest.update(package_hash.encode())
+    for path in input_files:
+        name = path.relative_to(root).as_posix()
+        digest.update(f"input {name} {_sha256_file(path)}".encode())
     return digest.hexdigest()[:32]
 
 
@@ -270,9 +336,12 @@ def run_generator(
 ) -> GeneratorResult:
     """Return a generator's outputs from the cache, running it only on a cache miss.
 
-    On a miss the generator runs with `cwd` as its working directory.
+    On a miss the generator runs with `cwd` (the project root, which its
+    ``INPUT_FILES`` patterns are relative to) as its working directory.
     """
-    key = cache_key(generator, source, package_hash)
+    root = cwd or Path.cwd()
+    input_files = declared_input_files(generator, source, root)
+    key = cache_key(generator, source, package_hash, input_files, root)
     entry = cache_dir / key
     cached = _load_cached(entry, source, key)
     if cached is not None:
@@ -284,7 +353,7 @@ def run_generator(
     _remove_stale_temporaries(cache_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache_dir))
     try:
-        _run_in_subprocess(generator, source, staging, cwd=cwd or Path.cwd())
+        _run_in_subprocess(generator, source, staging, cwd=root)
     except GeneratorError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -302,7 +371,8 @@ def run_generator(
     if result is None:
         raise GeneratorError(f"{source}: cache entry {entry} is unreadable after writing it")
     result.executed = True
-    log.info("Ran generator %s in %.1f s", source, time.perf_counter() - started)
+    result.seconds = time.perf_counter() - started
+    log.info("Ran generator %s in %.1f s", source, result.seconds)
     return result
 
 

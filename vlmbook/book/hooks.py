@@ -10,16 +10,27 @@ mkdocs-static-i18n builds the site once per language and calls every hook in
 each build. The generator cache makes the second call a cache hit, so a
 generator runs at most once per ``mkdocs build`` (tests/site/test_build_hooks.py
 counts the runs).
+
+Two environment variables serve the build benchmark (benchmarks/build_speed.py):
+
+- ``VLMBOOK_BOOK_EXECUTE=0`` turns all execution off. No generator runs:
+  each figure and ``{{ generated: name }}`` text that a page uses gets a
+  stand-in, and mkdocs-jupyter converts the notebooks without running them
+  (into a cache folder of its own, so the executed outputs stay cached).
+- ``VLMBOOK_BOOK_TIMINGS=<file>`` appends one JSON line per generator or
+  notebook that the build executes: kind, name, language and wall seconds.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import posixpath
 import re
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -53,6 +64,16 @@ class _BuildState:
     figures: dict[str, Path] = {}  # "name.svg" -> cached file in the current language
     markdown: dict[str, str] = {}  # output name -> text in the current language
     language: str = LANGUAGES[0]
+    # Notebook page -> (render start, True when mkdocs-jupyter will execute it).
+    notebook_renders: dict[str, tuple[float, bool]] = {}
+
+
+# Stand-ins for generated outputs when execution is off: a blank image per figure.
+STAND_IN_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"></svg>\n'
+STAND_IN_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082"
+)
 
 
 def _project_root(config) -> Path:
@@ -86,6 +107,24 @@ def _generator_jobs() -> int:
     if not value.isdigit() or int(value) < 1:
         raise PluginError(f"invalid VLMBOOK_BOOK_JOBS={value!r}: use a positive integer")
     return int(value)
+
+
+def _execution_enabled() -> bool:
+    """Return False when VLMBOOK_BOOK_EXECUTE=0 turns generators and notebook execution off."""
+    value = os.environ.get("VLMBOOK_BOOK_EXECUTE", "1")
+    if value not in ("0", "1"):
+        raise PluginError(f"invalid VLMBOOK_BOOK_EXECUTE={value!r}: use 1 (default) or 0")
+    return value == "1"
+
+
+def _record_execution(kind: str, name: str, seconds: float) -> None:
+    """Append one executed generator or notebook to the VLMBOOK_BOOK_TIMINGS file, if set."""
+    path = os.environ.get("VLMBOOK_BOOK_TIMINGS")
+    if not path:
+        return
+    line = {"kind": kind, "name": name, "language": _BuildState.language, "seconds": seconds}
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(line) + "\n")
 
 
 def _run_generators(config) -> list[GeneratorResult]:
@@ -172,6 +211,11 @@ def on_config(config):
         package_hash = package_digest(Path(__file__).resolve().parent.parent)
         cache_root = _project_root(config) / ".cache" / "mkdocs-jupyter"
         jupyter.config["cache_dir"] = str(cache_root / package_hash[:16])
+        if not _execution_enabled():
+            # A folder of its own: mkdocs-jupyter evicts the cache files that a
+            # build did not use, which would delete the executed notebooks.
+            jupyter.config["execute"] = False
+            jupyter.config["cache_dir"] = str(cache_root / "no-execution")
     return config
 
 
@@ -208,8 +252,14 @@ def on_files(files: Files, config) -> Files:
         _add_web_font(files, config)
     _BuildState.figures = {}
     _BuildState.markdown = {}
+    _BuildState.notebook_renders = {}
+    if not _execution_enabled():
+        _add_stand_ins(files, config, prefix)
+        return files
     owners: dict[str, str] = {}
     for result in _run_generators(config):
+        if result.executed:
+            _record_execution("generator", result.source, result.seconds)
         for name, description in result.outputs.items():
             if name in owners:
                 raise PluginError(
@@ -227,6 +277,24 @@ def on_files(files: Files, config) -> Files:
             figure.dest_uri = f"{prefix}figures/{file_name}"
             files.append(figure)
     return files
+
+
+def _add_stand_ins(files: Files, config, prefix: str) -> None:
+    """Give every figure and generated text that a page uses a stand-in, running no generator."""
+    for page in source_pages(Path(config.docs_dir)):
+        if page.suffix != ".md":
+            continue
+        for _, line in prose_lines(page.read_text(encoding="utf-8")):
+            for name in GENERATED_PLACEHOLDER.findall(line):
+                _BuildState.markdown[name] = f"[{name}]"
+            for file_name in FIGURE_LINK.findall(line):
+                if file_name in _BuildState.figures:
+                    continue
+                content = STAND_IN_PNG if file_name.endswith(".png") else STAND_IN_SVG
+                figure = File.generated(config, f"figures/{file_name}", content=content)
+                figure.dest_uri = f"{prefix}figures/{file_name}"
+                files.append(figure)
+                _BuildState.figures[file_name] = Path(file_name)
 
 
 def _check_page_lines(markdown: str, page, files: Files, config, first_line: int) -> None:
@@ -266,8 +334,25 @@ def _check_page_lines(markdown: str, page, files: Files, config, first_line: int
                 )
 
 
+def _notebook_executes(page, config) -> bool:
+    """Return True when mkdocs-jupyter will execute this notebook: execution on and no cache entry."""
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None or not jupyter.config["execute"]:
+        return False
+    if not jupyter.config["cache"]:
+        return True
+    from mkdocs_jupyter.plugin import _compute_cache_key, _get_cache_path
+
+    key = _compute_cache_key(page.file.abs_src_path, jupyter.config, jupyter.config["execute"])
+    return not _get_cache_path(jupyter.config["cache_dir"], key).exists()
+
+
 def on_page_markdown(markdown: str, page, config, files: Files) -> str:
     if page.file.src_uri.endswith(".ipynb"):
+        # mkdocs-jupyter converts (and executes) the notebook between this
+        # event and on_page_content, which records the time.
+        executes = _notebook_executes(page, config)
+        _BuildState.notebook_renders[page.file.src_uri] = (time.perf_counter(), executes)
         return markdown
     source = Path(page.file.abs_src_path).read_text(encoding="utf-8")
     first_line = len(source.splitlines()) - len(markdown.splitlines()) + 1
@@ -284,6 +369,9 @@ def on_page_markdown(markdown: str, page, config, files: Files) -> str:
 
 
 def on_page_content(html: str, page, config, files: Files) -> str:
+    render = _BuildState.notebook_renders.pop(page.file.src_uri, None)
+    if render is not None and render[1]:
+        _record_execution("notebook", page.file.src_uri, time.perf_counter() - render[0])
     try:
         return tex_to_mathml(html)
     except MathError as error:
