@@ -22,6 +22,10 @@ FIGURE_LINK = re.compile(r"\(\s*/figures/([^)\s\"']+)")
 GENERATED_PLACEHOLDER = re.compile(r"\{\{\s*generated:\s*([^}\s]+)\s*\}\}")
 SNIPPET_LINE = re.compile(r"^\s*-+8<-+\s+([\"'])(?P<path>[^\"']+)\1")
 PAGE_LINK = re.compile(r"\]\(\s*(?P<target>[^)\s#]+\.(?:md|ipynb))(?:#[^)\s]*)?\s*\)")
+# A link to an anchor on another page (`page.md#id`) or on the same page (`#id`).
+ANCHOR_LINK = re.compile(r"\]\(\s*(?P<target>(?:[^)\s#]+\.(?:md|ipynb))?)#(?P<anchor>[^)\s]+)\s*\)")
+# A snippet selector made of line numbers (`file.py:3:9`) rather than a section name.
+LINE_SELECTOR = re.compile(r"[0-9:,-]+")
 FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})")
 INLINE_CODE = re.compile(r"(`+).+?\1")
 
@@ -53,6 +57,12 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return number
     return 1
+
+
+def snippet_section_exists(snippet: Path, section: str) -> bool:
+    """Return whether `snippet` marks `section` with ``--8<-- [start:section]``, as pymdownx.snippets reads it."""
+    start = re.compile(rf"-{{1,}}8<-{{1,}}\s*\[start:\s*{re.escape(section)}\s*\]")
+    return bool(start.search(snippet.read_text(encoding="utf-8")))
 
 
 def source_pages(docs_dir: Path) -> list[Path]:

@@ -39,13 +39,16 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
 from vlmbook.book.checks import (
+    ANCHOR_LINK,
     FIGURE_LINK,
     GENERATED_PLACEHOLDER,
+    LINE_SELECTOR,
     PAGE_LINK,
     SNIPPET_LINE,
     check_editions,
     declared_generators,
     prose_lines,
+    snippet_section_exists,
     source_pages,
 )
 from vlmbook.book.generators import GeneratorError, GeneratorResult, package_digest, run_generator
@@ -304,9 +307,17 @@ def _check_page_lines(markdown: str, page, files: Files, config, first_line: int
     for index, line in enumerate(markdown.splitlines()):
         snippet = SNIPPET_LINE.match(line)
         if snippet:
-            path = snippet.group("path").split(":")[0]
-            if not any((d / path).is_file() for d in snippet_dirs):
+            path, _, selector = snippet.group("path").partition(":")
+            found = [d / path for d in snippet_dirs if (d / path).is_file()]
+            if not found:
                 raise PluginError(f"{where}:{first_line + index}: snippet file {path!r} not found")
+            if selector and not LINE_SELECTOR.fullmatch(selector):
+                if not snippet_section_exists(found[0], selector):
+                    raise PluginError(
+                        f"{where}:{first_line + index}: section {selector!r} not found in "
+                        f"snippet file {path!r}. Mark it with '# --8<-- [start:{selector}]' "
+                        f"and '# --8<-- [end:{selector}]'."
+                    )
 
     page_dir = posixpath.dirname(page.file.src_uri)
     for index, line in prose_lines(markdown):
@@ -376,6 +387,42 @@ def on_page_content(html: str, page, config, files: Files) -> str:
         return tex_to_mathml(html)
     except MathError as error:
         raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
+
+
+def on_env(env, config, files: Files):
+    """Fail on a link to an anchor that its target page lacks, naming file and line.
+
+    MkDocs' own anchor validation names the page but not the line. By on_env
+    every page is rendered, so each page's anchors are known.
+    """
+    for file in files.documentation_pages():
+        page = file.page
+        if page is None or not file.src_uri.endswith(".md"):
+            continue
+        source = Path(file.abs_src_path).read_text(encoding="utf-8")
+        page_dir = posixpath.dirname(file.src_uri)
+        for index, line in prose_lines(source):
+            for link in ANCHOR_LINK.finditer(line):
+                target, anchor = link.group("target"), link.group("anchor")
+                if "://" in target:
+                    continue
+                if not target:
+                    target_page = page
+                else:
+                    resolved = posixpath.normpath(posixpath.join(page_dir, target.lstrip("/")))
+                    if target.startswith("/"):
+                        resolved = target.lstrip("/")
+                    target_file = files.get_file_from_path(resolved)
+                    target_page = target_file.page if target_file is not None else None
+                anchors = getattr(target_page, "present_anchor_ids", None)
+                if anchors is None:
+                    continue  # a missing page is reported by on_page_markdown; notebooks have no anchor list
+                if anchor not in anchors:
+                    raise PluginError(
+                        f"docs/{file.src_uri}:{index + 1}: link '{link.group(0)[2:-1]}' points at "
+                        f"anchor '#{anchor}', which {target or 'this page'} does not define"
+                    )
+    return env
 
 
 def on_post_page(output: str, page, config) -> str:
