@@ -171,3 +171,49 @@ def test_code_block_error_fails_tests(small_book):
         "IndexError: list index out of range"
     ) in output
     assert "at its line 2: print(values[5])" in output
+
+
+# Figures: a glyph that the font lacks fails the build instead of drawing a box.
+
+
+def _korean_log_figure(lang: str):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([1e-3, 1e-1, 1.0], [-0.5, 0.0, 0.5])
+    ax.set_xscale("log")  # tick labels are mathtext: 10^{-3} needs U+2212 MINUS SIGN
+    ax.set_title({"ko": "손실의 변화 (-0.5에서 0.5까지)", "en": "Loss from -0.5 to 0.5"}[lang])
+    ax.set_ylabel({"ko": "손실", "en": "loss"}[lang])
+    return fig
+
+
+def test_minus_signs_render_in_korean_figures(caplog):
+    """Negative ticks, in text and in mathtext, draw a minus glyph, not a dummy symbol."""
+    from vlmbook.book.generators import render_output
+    from vlmbook.book.outputs import Output
+
+    output = Output("log-minus", "figure", ".svg", _korean_log_figure)
+    with caplog.at_level("WARNING", logger="matplotlib"):
+        for lang in ("ko", "en"):
+            svg = render_output(output, lang).decode("utf-8")
+            assert "\u2212" in svg, f"{lang}: no minus sign in the tick labels"
+            glyphs = re.findall(r'id="([A-Za-z]+)-([0-9a-f]+)"', svg)
+            assert [font for font, index in glyphs if index == "0"] == [], f"{lang}: .notdef glyph"
+    missing = [r.getMessage() for r in caplog.records if "glyph" in r.getMessage()]
+    assert missing == []
+
+
+def test_mathtext_glyph_missing_fails():
+    """Hangul inside $...$ uses the math font, which lacks it: the render fails, naming the output."""
+    import matplotlib.pyplot as plt
+
+    from vlmbook.book.generators import GeneratorError, render_output
+    from vlmbook.book.outputs import Output
+
+    def draw(lang: str):
+        fig, ax = plt.subplots(figsize=(2, 2))
+        ax.set_title(r"$\alpha_{한글}$")
+        return fig
+
+    with pytest.raises(GeneratorError, match=r"output 'math-hangul' \(ko\) uses glyphs its font lacks"):
+        render_output(Output("math-hangul", "figure", ".svg", draw), "ko")

@@ -45,14 +45,18 @@ def register_korean_font() -> str:
 def figure_style() -> dict[str, object]:
     """Return the rcParams that book figures are drawn with, in both languages.
 
-    Both editions use the same font so that their figures look alike. SVG text
+    Both editions use the same fonts so that their figures look alike. Text
+    is drawn in DejaVu Sans, and matplotlib's font fallback takes the Hangul
+    glyphs, which DejaVu Sans lacks, from NanumGothic. DejaVu Sans comes first
+    because mathtext (the tick labels of a log axis, ``$...$``) draws with
+    the first family only, and NanumGothic lacks U+2212 MINUS SIGN. SVG text
     is stored as paths, so a reader's browser needs no font, and the hash salt
     makes the SVG element ids the same on every build.
     """
     family = register_korean_font()
     return {
-        "font.family": [family, "DejaVu Sans"],
-        "axes.unicode_minus": False,  # NanumGothic lacks U+2212 MINUS SIGN
+        "font.family": ["DejaVu Sans", family],
+        "axes.unicode_minus": True,
         "svg.fonttype": "path",
         "svg.hashsalt": "vlmbook",
         "figure.dpi": 100,

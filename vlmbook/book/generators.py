@@ -209,44 +209,68 @@ def render_output(output: Output, lang: str) -> bytes:
     """Call one output's function for `lang` and return the file content.
 
     Raises GeneratorError when a figure uses a glyph that its font lacks,
-    which would show as an empty box.
+    which would show as an empty box. Text reports that as a warning and
+    mathtext as a log record of the ``matplotlib.mathtext`` logger.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
 
     from vlmbook.book.fonts import figure_style
 
-    with warnings.catch_warnings(record=True) as caught, plt.rc_context(figure_style()):
-        warnings.simplefilter("always")
-        value = output.render(lang)
-        if output.kind == "markdown":
-            if not isinstance(value, str):
-                raise GeneratorError(
-                    f"markdown output {output.name!r} returned {type(value).__name__}, "
-                    "expected str"
-                )
-            content = value.encode("utf-8")
-        else:
-            if not isinstance(value, Figure):
-                raise GeneratorError(
-                    f"figure output {output.name!r} returned {type(value).__name__}, "
-                    "expected a matplotlib Figure"
-                )
-            buffer = io.BytesIO()
-            file_format = output.suffix.lstrip(".")
-            metadata = {"Date": None} if file_format == "svg" else {"Software": None}
-            value.savefig(buffer, format=file_format, metadata=metadata, bbox_inches="tight")
-            plt.close(value)
-            content = buffer.getvalue()
+    mathtext_log = _RecordCollector()
+    mathtext_logger = logging.getLogger("matplotlib.mathtext")
+    mathtext_logger.addHandler(mathtext_log)
+    try:
+        with warnings.catch_warnings(record=True) as caught, plt.rc_context(figure_style()):
+            warnings.simplefilter("always")
+            content = _render_in_style(output, lang)
+    finally:
+        mathtext_logger.removeHandler(mathtext_log)
     missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    missing += [m for m in mathtext_log.messages if "does not have a glyph" in m]
     if missing:
         raise GeneratorError(
             f"output {output.name!r} ({lang}) uses glyphs its font lacks: {missing[0]}"
         )
     return content
+
+
+class _RecordCollector(logging.Handler):
+    """A logging handler that keeps the messages of the records it receives."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _render_in_style(output: Output, lang: str) -> bytes:
+    """Call the output's function for `lang` and serialize what it returns."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    value = output.render(lang)
+    if output.kind == "markdown":
+        if not isinstance(value, str):
+            raise GeneratorError(
+                f"markdown output {output.name!r} returned {type(value).__name__}, expected str"
+            )
+        return value.encode("utf-8")
+    if not isinstance(value, Figure):
+        raise GeneratorError(
+            f"figure output {output.name!r} returned {type(value).__name__}, "
+            "expected a matplotlib Figure"
+        )
+    buffer = io.BytesIO()
+    file_format = output.suffix.lstrip(".")
+    metadata = {"Date": None} if file_format == "svg" else {"Software": None}
+    value.savefig(buffer, format=file_format, metadata=metadata, bbox_inches="tight")
+    plt.close(value)
+    return buffer.getvalue()
 
 
 def _write_atomic(path: Path, content: bytes) -> None:
