@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -79,6 +80,7 @@ def main() -> None:
     achieved = step_flops * first["step"] / seconds
 
     report = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "target_zero_shot_accuracy": TARGET_ACCURACY,
         "reached": bool(reached),
         "seconds_to_target": round(seconds, 2) if reached else None,

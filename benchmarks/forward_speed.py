@@ -21,6 +21,7 @@ import platform
 import statistics
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -103,7 +104,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    results = {"torch": torch.__version__, "transformers": transformers.__version__,
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "torch": torch.__version__, "transformers": transformers.__version__,
                "machine": platform.processor() or platform.machine(), "threads": args.threads,
                "batch": args.batch, "repeats": args.repeats, "goal_fast_over_transformers": GOAL, "models": {}}
     with tempfile.TemporaryDirectory() as tmp:

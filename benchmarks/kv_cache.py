@@ -16,6 +16,7 @@ import json
 import platform
 import statistics
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -61,7 +62,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    results = {"torch": torch.__version__, "machine": platform.processor() or platform.machine(),
+    results = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
                "threads": args.threads, "batch": args.batch, "new_tokens": NEW_TOKENS, "goal_speedup": GOAL,
                "models": {}}
     for name, build in (("llava", llava_case), ("blip-captioning", blip_case)):

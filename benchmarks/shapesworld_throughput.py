@@ -21,6 +21,7 @@ import os
 import platform
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,7 @@ def main() -> None:
 
     rates = {name: args.scenes / value for name, value in seconds.items()}
     results = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python benchmarks/shapesworld_throughput.py", *sys.argv[1:]]),
         "scenes": args.scenes,
         "image_size": args.image_size,

@@ -145,11 +145,11 @@ def draw_dual_encoder(lang: str):
 FUSION_ENCODER = {
     "ko": {
         "title": "융합 인코더 (ALBEF, BLIP의 ITM): "
-                 "텍스트가 크로스 어텐션으로 이미지를 읽습니다",
+                 "텍스트가 교차 어텐션으로 이미지를 읽습니다",
         "vision": "비전 인코더\n(ViT)",
         "patches": "패치 임베딩\n(N_patch개)",
         "text": "텍스트 인코더\n(셀프 어텐션)",
-        "fusion": "융합 인코더\n셀프 어텐션 +\n크로스 어텐션",
+        "fusion": "융합 인코더\n셀프 어텐션 +\n교차 어텐션",
         "head": "일치 점수 (ITM)\n맞음 / 안 맞음",
     },
     "en": {
@@ -200,7 +200,7 @@ ENCODER_DECODER = {
                  "디코더가 이미지를 보며 한 토큰씩 씁니다",
         "vision": "비전 인코더\n(ViT)",
         "patches": "패치 임베딩\n(N_patch개)",
-        "decoder": "텍스트 디코더\n인과적 셀프 어텐션 +\n크로스 어텐션",
+        "decoder": "텍스트 디코더\n인과적 셀프 어텐션 +\n교차 어텐션",
         "so_far": "지금까지의 토큰",
         "next": "다음 토큰",
         "loop": "다음 단계의 입력에 붙입니다",
