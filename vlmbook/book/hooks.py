@@ -240,7 +240,27 @@ def on_pre_build(config):
 
     for notebook in Path(config.docs_dir).rglob("*.ipynb"):
         key = _compute_cache_key(str(notebook), jupyter.config, jupyter.config["execute"])
-        jupyter._used_cache_paths.add(_get_cache_path(jupyter.config["cache_dir"], key))
+        cache_path = _get_cache_path(jupyter.config["cache_dir"], key)
+        _discard_damaged_notebook_cache(cache_path)
+        jupyter._used_cache_paths.add(cache_path)
+
+
+def _discard_damaged_notebook_cache(path: Path) -> None:
+    """Delete a notebook cache file that is not a complete JSON object, so the notebook runs again.
+
+    mkdocs-jupyter writes its cache in place, so a build killed mid-write
+    leaves half a file, which every later build would fail to parse.
+    """
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        cached = None
+    if isinstance(cached, dict) and "content" in cached:
+        return
+    log.info("Discarding damaged notebook cache %s", path)
+    path.unlink(missing_ok=True)
 
 
 @event_priority(-110)  # after mkdocs-static-i18n (-100) chose the files of this language
