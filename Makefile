@@ -19,12 +19,16 @@ export HF_HUB_OFFLINE := 1
 endif
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test build bench
+.PHONY: serve test build bench lighthouse
 
+# npm ci installs the pinned axe-core (accessibility tests) and Lighthouse
+# from package-lock.json into node_modules/.
+$(STAMP): package-lock.json
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[docs,dev]'
+	npm ci --no-audit --no-fund
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -40,3 +44,8 @@ bench: $(STAMP)
 	@set -e; for script in benchmarks/*.py; do \
 		if [ -f "$$script" ]; then echo "== $$script"; $(BIN)/python "$$script"; fi; \
 	done
+
+# Lighthouse scores of the home page and one chapter in each edition; fails
+# below 95 in performance, accessibility or best practices.
+lighthouse: $(STAMP)
+	$(BIN)/python tests/site/lighthouse_scores.py
