@@ -5,9 +5,11 @@ with save_pretrained and then broken on purpose.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +180,35 @@ def test_hub_mode_offline_gives_one_clear_error(monkeypatch, tmp_path):
     assert "openai/clip-vit-base-patch32" in last_line
     assert "Unset VLMBOOK_CHECKPOINTS" in last_line
     assert completed.stderr.count("Traceback") == 1
+
+
+def test_relative_symlink_escaping_folder_is_rejected(clip_copy, tmp_path):
+    (clip_copy / "model.safetensors").rename(tmp_path / "elsewhere.safetensors")
+    (clip_copy / "model.safetensors").symlink_to(Path("..") / "elsewhere.safetensors")
+    with pytest.raises(CheckpointError, match="outside the folder"):
+        load_checkpoint("clip", clip_copy)
+
+
+def test_embedded_checkpoints_hold_only_safetensors(monkeypatch):
+    """The pages load the embedded folders with plain from_pretrained, so they must contain no pickle."""
+    monkeypatch.delenv("VLMBOOK_CHECKPOINTS", raising=False)
+    for name in NAMES:
+        folder = Path(checkpoint(name))
+        assert verify_checkpoint(folder) == folder.resolve()
+        pickles = [p.name for p in folder.rglob("*") if p.suffix in checkpoints_module.PICKLE_SUFFIXES]
+        assert pickles == [], f"{folder} contains pickle files"
+        assert (folder / "model.safetensors").is_file()
+
+
+def test_no_remote_code_in_project():
+    """No source, page or notebook asks transformers to run code that a checkpoint ships."""
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for folder in ("vlmbook", "snippets", "docs", "benchmarks"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix not in (".py", ".md", ".ipynb") or not path.is_file():
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+                if re.search(r"trust_remote_code\s*=\s*True|trust_remote_code\"?\s*:\s*true", line):
+                    offenders.append(f"{path.relative_to(root)}:{number}")
+    assert offenders == []
