@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -291,6 +292,22 @@ def test_invalid_execute_switch_rejected(project, monkeypatch):
     monkeypatch.setenv("VLMBOOK_BOOK_EXECUTE", "no")
     log = build(project, expect_success=False)
     assert "invalid VLMBOOK_BOOK_EXECUTE='no': use 1 (default) or 0" in log
+
+
+def test_concurrent_builds_run_generator_once(project):
+    # Each generator sleeps, so that the two builds overlap while it runs.
+    for name in ("counted", "other"):
+        _replace(project / "snippets" / "demo" / f"{name}.py", "TITLES = ", "import time\ntime.sleep(4)\nTITLES = ")
+    sites = [project / "site-a", project / "site-b"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda site: mkdocs_build(project / "mkdocs.yml", site), sites))
+    for result in results:
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    # The builds share the cache, and each generator ran once between them.
+    assert (runs(project, "counted"), runs(project, "other")) == (1, 1)
+    for site in sites:
+        assert (site / "en" / "figures" / "counted.svg").is_file()
 
 
 def test_interrupted_write_not_trusted(project):

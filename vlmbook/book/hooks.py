@@ -24,6 +24,7 @@ Two environment variables serve the build benchmark (benchmarks/build_speed.py):
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -51,7 +53,14 @@ from vlmbook.book.checks import (
     snippet_section_exists,
     source_pages,
 )
-from vlmbook.book.generators import GeneratorError, GeneratorResult, package_digest, run_generator
+from vlmbook.book.generators import (
+    GeneratorError,
+    GeneratorResult,
+    cache_key,
+    declared_input_files,
+    package_digest,
+    run_generator,
+)
 from vlmbook.book.mathml import MathError, tex_to_mathml
 from vlmbook.book.outputs import LANGUAGES
 from vlmbook.book.webfont import FONT_URI, STYLESHEET, STYLESHEET_URI, hangul_characters, subset_font
@@ -130,6 +139,30 @@ def _record_execution(kind: str, name: str, seconds: float) -> None:
         handle.write(json.dumps(line) + "\n")
 
 
+@contextmanager
+def _cache_key_lock(generator: Path, source: str, cache_dir: Path, package_hash: str, root: Path):
+    """Hold an exclusive lock on the generator's cache key while it is looked up and run.
+
+    Builds that share a cache (several people, or test workers, building at
+    once) then run each generator once: a second build waits here and reads
+    the entry that the first one wrote. The operating system releases a
+    flock lock when its process dies, so a killed build leaves no stale lock.
+    """
+    key = cache_key(generator, source, package_hash, declared_input_files(generator, source, root), root)
+    lock_dir = cache_dir / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(lock_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("Waiting for another build that is running generator %s", source)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing the descriptor releases the lock
+
+
 def _run_generators(config) -> list[GeneratorResult]:
     """Run the declared generators that miss the cache, several at a time.
 
@@ -141,9 +174,9 @@ def _run_generators(config) -> list[GeneratorResult]:
     package_hash = package_digest(Path(__file__).resolve().parent.parent)
 
     def run(source: str) -> GeneratorResult:
-        return run_generator(
-            generators[source], source, _cache_dir(config), package_hash, cwd=_project_root(config)
-        )
+        generator, cache_dir, root = generators[source], _cache_dir(config), _project_root(config)
+        with _cache_key_lock(generator, source, cache_dir, package_hash, root):
+            return run_generator(generator, source, cache_dir, package_hash, cwd=root)
 
     with ThreadPoolExecutor(max_workers=_generator_jobs()) as pool:
         futures = [pool.submit(run, source) for source in sorted(generators)]
