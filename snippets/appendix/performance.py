@@ -10,6 +10,7 @@ measured, and a field that a file lacks is shown as "-".
 
 import json
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -301,6 +302,17 @@ def describe_machine(results: dict, text: dict) -> str:
     return ", ".join(parts) or text["not_recorded"]
 
 
+def format_date(value, text: dict) -> str:
+    """Return an ISO 8601 timestamp as minutes in UTC, or "not recorded"."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return text["not_recorded"]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 @markdown("performance-sources-table")
 def sources_table(lang: str) -> str:
     text = TEXT[lang]
@@ -310,7 +322,7 @@ def sources_table(lang: str) -> str:
         if results is None:
             rows.append([f"`benchmarks/results/{name}`", f"`benchmarks/{script}`", text["not_measured"], MISSING])
             continue
-        date = str(results["date"]).replace("T", " ") if results.get("date") else text["not_recorded"]
+        date = format_date(results.get("date"), text)
         rows.append([f"`benchmarks/results/{name}`", f"`benchmarks/{script}`", date,
                      describe_machine(results, text)])
     return table([text["file"], text["script"], text["date"], text["machine"]], rows)
