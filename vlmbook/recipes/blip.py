@@ -196,7 +196,7 @@ class BlipItmRecipe(BlipRecipe):
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
-        self.settings = RecipeSettings(max_steps=800, batch_size=32, learning_rate=1e-3, eval_every=100)
+        self.settings = RecipeSettings(max_steps=1600, batch_size=32, learning_rate=1e-3, eval_every=100)
 
     def make_batch(self, indices):
         # Pairs: every scene twice, with its canonical caption (label 1) and a hard negative (label 0).
