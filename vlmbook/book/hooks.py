@@ -437,9 +437,47 @@ def on_page_content(html: str, page, config, files: Files) -> str:
     if render is not None and render[1]:
         _record_execution("notebook", page.file.src_uri, time.perf_counter() - render[0])
     try:
-        return tex_to_mathml(html)
+        html = tex_to_mathml(html)
     except MathError as error:
         raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
+    return _add_figure_sizes(html)
+
+
+FIGURE_IMG = re.compile(r'<img\b(?P<attributes>[^>]*?\bsrc="[^"]*figures/(?P<name>[^"/]+)"[^>]*?)\s*/?>')
+SVG_SIZE = re.compile(r'<svg\b[^>]*?\bwidth="(?P<width>[\d.]+)pt"[^>]*?\bheight="(?P<height>[\d.]+)pt"')
+
+
+def _figure_size(path: Path) -> tuple[int, int] | None:
+    """Return a figure's size in CSS pixels, or None when the file does not state it."""
+    if path.suffix == ".svg":
+        match = SVG_SIZE.search(path.read_text(encoding="utf-8")[:2000])
+        if match is None:
+            return None
+        # matplotlib writes the size in points; a CSS pixel is 0.75 pt.
+        return round(float(match["width"]) / 0.75), round(float(match["height"]) / 0.75)
+    if path.suffix == ".png":
+        header = path.read_bytes()[:24]  # the IHDR chunk stores width and height
+        return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    return None
+
+
+def _add_figure_sizes(html: str) -> str:
+    """Give each generated figure's <img> its width and height.
+
+    Without them the browser learns the size only when the image arrives and
+    moves the text below it (cumulative layout shift). Material's CSS scales
+    the image down to the column width and keeps the aspect ratio.
+    """
+
+    def sized(match: re.Match) -> str:
+        attributes = match["attributes"]
+        path = _BuildState.figures.get(match["name"])
+        size = _figure_size(path) if path is not None else None
+        if size is None or re.search(r"\b(width|height)=", attributes):
+            return match.group(0)
+        return f'<img{attributes} width="{size[0]}" height="{size[1]}">'
+
+    return FIGURE_IMG.sub(sized, html)
 
 
 def on_env(env, config, files: Files):
