@@ -4,8 +4,19 @@ Each caption comes with a confidence: the probability of its least likely
 token. Captions below a threshold are flagged for a person to check, and the
 alt text says that it was generated. ShapesWorld's ground truth says which
 captions are right. The page embeds the `describe`, `evaluate`, `flag` and
-`figure` sections.
+`figure` sections, and the `pipeline` section shows the shortest way to a caption.
 """
+
+# --8<-- [start:pipeline]
+from transformers import pipeline
+
+import vlmbook
+from vlmbook.shapesworld import ShapesWorld
+
+captioner = pipeline("image-text-to-text", model=vlmbook.checkpoint("blip-captioning"))
+scene = ShapesWorld("test", seed=0)[1]
+print(captioner(scene.image, text="")[0]["generated_text"])  # an empty prompt: caption from scratch
+# --8<-- [end:pipeline]
 
 # --8<-- [start:describe]
 import torch
