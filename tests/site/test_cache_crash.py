@@ -24,30 +24,9 @@ from pathlib import Path
 import pytest
 
 from sitetools import LOCAL_SITE_URL, ROOT, mkdocs_build
+from test_build_hooks import MKDOCS_YML
 
 pytestmark = pytest.mark.build
-
-MKDOCS_YML = """\
-site_name: crash
-docs_dir: docs
-theme:
-  name: material
-  font: false
-plugins:
-  - i18n:
-      docs_structure: suffix
-      languages:
-        - locale: ko
-          default: true
-          name: 한국어
-        - locale: en
-          name: English
-hooks:
-  - vlmbook/book/hooks.py
-markdown_extensions:
-  - pymdownx.snippets:
-      base_path: [snippets]
-"""
 
 GENERATOR = '''\
 import os
