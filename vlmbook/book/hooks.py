@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.utils import get_relative_url
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
@@ -516,8 +517,20 @@ def on_env(env, config, files: Files):
     return env
 
 
+def _preload_web_font(output: str, page) -> str:
+    """Ask the browser for the Hangul web font together with the style sheets.
+
+    The font is otherwise requested only once the CSS is applied and swapped
+    in after the first paint; it is wider than the fallback font, so the
+    text reflows and moves (Lighthouse measured a layout shift of 0.15).
+    """
+    href = get_relative_url(FONT_URI, page.url)
+    link = f'<link rel="preload" href="{href}" as="font" type="font/woff" crossorigin>'
+    return output.replace("</head>", f"{link}\n</head>", 1)
+
+
 def on_post_page(output: str, page, config) -> str:
-    """Point the head's alternate links at the root of each edition.
+    """Point the head's alternate links at the root of each edition; preload the web font.
 
     mkdocs-static-i18n sets them to the same page in the other language,
     which suits the header's language switcher. Material's JavaScript,
@@ -525,6 +538,7 @@ def on_post_page(output: str, page, config) -> str:
     per-page links cause a 404 on every page. The switcher keeps its
     per-page links.
     """
+    output = _preload_web_font(output, page)
     i18n = config.plugins.get("i18n")
     roots = {item["lang"]: item["link"] for item in (getattr(i18n, "extra_alternate", None) or [])}
     if not roots:
