@@ -38,7 +38,8 @@
     // The image with a grid of focusable patch cells on top (roving tabindex).
     var image = document.createElement("img");
     image.src = data.image;
-    image.alt = data.caption;
+    // The alt text is in the page's language and quotes the scene's English caption.
+    image.alt = format(labels.image_alt, { caption: data.caption });
     image.className = "ae-image";
     var cellsBox = document.createElement("div");
     cellsBox.className = "ae-cells";

@@ -62,11 +62,13 @@ LABELS = {
     "ko": {"layer": "층", "head": "헤드", "mean": "헤드 평균", "image": "이미지 패치 격자: 방향키로 패치를 고릅니다",
            "words": "캡션 단어", "cls": "CLS 토큰", "patch": "패치 (행 {row}, 열 {column})가 보는 곳",
            "cls_status": "CLS 토큰이 보는 곳", "word": "단어 '{word}'를 쓸 때 본 곳",
-           "vision_source": "CLIP 비전 셀프 어텐션", "cross_source": "BLIP 교차 어텐션"},
+           "vision_source": "CLIP 비전 셀프 어텐션", "cross_source": "BLIP 교차 어텐션",
+           "image_alt": "탐색기의 ShapesWorld 장면. 정답 캡션: {caption}"},
     "en": {"layer": "Layer", "head": "Head", "mean": "mean of heads", "image": "Image patch grid: arrow keys choose a patch",
            "words": "Caption words", "cls": "CLS token", "patch": "Where patch (row {row}, column {column}) looks",
            "cls_status": "Where the CLS token looks", "word": "Where the decoder looked to write '{word}'",
-           "vision_source": "CLIP vision self-attention", "cross_source": "BLIP cross-attention"},
+           "vision_source": "CLIP vision self-attention", "cross_source": "BLIP cross-attention",
+           "image_alt": "The explorer's ShapesWorld scene. True caption: {caption}"},
 }
 
 

@@ -26,7 +26,9 @@ pixel_values = processor(images=[scene.image for scene in scenes], return_tensor
 STRATEGIES = {
     "greedy": dict(do_sample=False, num_beams=1),  # the most likely word at each step
     "beam": dict(do_sample=False, num_beams=3),  # keep the 3 most likely partial captions
-    "nucleus": dict(do_sample=True, top_p=0.9),  # sample from the words that hold 90% of the probability
+    # Sample from the most likely words that hold 90% of the probability. top_k=0 turns off
+    # the top-50 cut that `generate` otherwise applies whenever it samples.
+    "nucleus": dict(do_sample=True, top_p=0.9, top_k=0),
 }
 
 

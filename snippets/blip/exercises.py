@@ -49,7 +49,7 @@ model = BlipForConditionalGeneration.from_pretrained(folder).eval()
 scenes = [ShapesWorld("test", image_size=64, max_objects=2, seed=0)[i] for i in range(20)]
 pixel_values = processor(images=[scene.image for scene in scenes], return_tensors="pt").pixel_values
 torch.manual_seed(0)
-for name, settings in {"greedy": dict(do_sample=False), "nucleus": dict(do_sample=True, top_p=0.9)}.items():
+for name, settings in {"greedy": dict(do_sample=False), "nucleus": dict(do_sample=True, top_p=0.9, top_k=0)}.items():
     runs = []
     with torch.no_grad():
         for _ in range(5):
