@@ -12,7 +12,7 @@ from transformers import BlipForQuestionAnswering, BlipProcessor
 import vlmbook
 from vlmbook.shapesworld import ShapesWorld
 
-folder = vlmbook.checkpoint("blip-vqa")
+folder = vlmbook.checkpoint("blip-vqa")  # or "Salesforce/blip-vqa-base" with VLMBOOK_CHECKPOINTS=hub
 processor = BlipProcessor.from_pretrained(folder)
 model = BlipForQuestionAnswering.from_pretrained(folder).eval()
 
@@ -45,8 +45,18 @@ def accuracy_per_kind(split: str, num_scenes: int) -> dict[str, float]:
 
 from vlmbook.book import markdown
 
-NUM_SCENES = 100  # 6 questions per scene: 600 questions per split
-ACCURACY = {split: accuracy_per_kind(split, NUM_SCENES) for split in ("test", "test_heldout")}
+NUM_SCENES = 100  # up to 6 questions each, fewer where no phrase picks out one object unambiguously
+SPLITS = ("test", "test_heldout")
+ACCURACY = {split: accuracy_per_kind(split, NUM_SCENES) for split in SPLITS}
+
+
+def question_count(split: str, num_scenes: int) -> int:
+    """Count the questions of the first scenes of a split."""
+    world = ShapesWorld(split, image_size=64, max_objects=2, seed=0)
+    return sum(len(scene.questions) for scene in world.scenes(range(num_scenes)))
+
+
+NUM_QUESTIONS = {split: question_count(split, NUM_SCENES) for split in SPLITS}
 
 KIND_NAMES = {
     "ko": {"color": "색 (color)", "shape": "모양 (shape)", "count": "개수 (count)", "position": "위치 (position)",
@@ -71,6 +81,14 @@ def vqa_table(lang: str) -> str:
 
 def percent(split: str, kind: str) -> str:
     return f"{ACCURACY[split][kind]:.1%}"
+
+
+@markdown("blip-vqa-question-counts")
+def question_counts(lang: str) -> str:
+    test, heldout = NUM_QUESTIONS["test"], NUM_QUESTIONS["test_heldout"]
+    if lang == "ko":
+        return f"`test` 질문 {test}개, `test_heldout` 질문 {heldout}개"
+    return f"{test} questions in `test` and {heldout} in `test_heldout`"
 
 
 @markdown("blip-vqa-position-accuracy")
