@@ -13,7 +13,8 @@ from transformers import BlipForConditionalGeneration, BlipProcessor
 import vlmbook
 from vlmbook.shapesworld import ShapesWorld
 
-folder = vlmbook.checkpoint("blip-captioning")  # the embedded tiny captioner, or its Hub id
+# The embedded tiny captioner, or "Salesforce/blip-image-captioning-base" with VLMBOOK_CHECKPOINTS=hub.
+folder = vlmbook.checkpoint("blip-captioning")
 processor = BlipProcessor.from_pretrained(folder)
 model = BlipForConditionalGeneration.from_pretrained(folder).eval()
 

@@ -38,7 +38,7 @@ from transformers import BlipForImageTextRetrieval, BlipProcessor
 import vlmbook
 from vlmbook.shapesworld import ShapesWorld
 
-folder = vlmbook.checkpoint("blip-itm")
+folder = vlmbook.checkpoint("blip-itm")  # or "Salesforce/blip-itm-base-coco" with VLMBOOK_CHECKPOINTS=hub
 processor = BlipProcessor.from_pretrained(folder)
 model = BlipForImageTextRetrieval.from_pretrained(folder).eval()
 
