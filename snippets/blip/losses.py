@@ -53,9 +53,10 @@ def sample_hard_negatives(similarity: torch.Tensor, generator: torch.Generator) 
 
 # --8<-- [start:itm]
 def itm_loss(match_logits: torch.Tensor, is_match: torch.Tensor) -> torch.Tensor:
-    """Image-text matching loss: two-way cross-entropy on the [CLS] head, index 1 = "match".
+    """Image-text matching loss: two-way cross-entropy, index 1 = "match".
 
-    match_logits: (B, 2) from the image-grounded text encoder; is_match: (B,) 1 or 0.
+    match_logits: (B, 2) from the ITM head on the [Encode] output of the image-grounded
+    text encoder; is_match: (B,) 1 or 0.
     """
     return F.cross_entropy(match_logits, is_match)
 # --8<-- [end:itm]
