@@ -12,7 +12,7 @@ import torch
 from vlmbook.checkpoints import load_checkpoint
 from vlmbook.shapesworld import ShapesWorld
 
-# One thread: the tiny models run faster on one than on several, and the latencies are per thread.
+# One thread, so that the latencies below are the cost of one call on one core.
 torch.set_num_threads(1)
 
 NUM_SCENES = 100  # per task; retrieval ranks all 100 in one pool
@@ -148,8 +148,8 @@ def median_milliseconds(run, inputs: list) -> float:
     return 1000 * statistics.median(timings)
 
 
-# CLIP embeds the 48 class prompts once; each new image costs one image-tower pass.
-clip_prompt_embeds = embed_texts(*loaded["clip"], PROMPTS)  # (48, D_proj)
+# CLIP embeds the class prompts once; each new image costs one image-tower pass.
+clip_prompt_embeds = embed_texts(*loaded["clip"], PROMPTS)  # (N_prompt, D_proj)
 one_question = [(scene.image, scene.questions[0].question) for scene in scenes[:LATENCY_SAMPLES]]
 one_image = [scene.image for scene in single_scenes[:LATENCY_SAMPLES]]
 TASKS = {  # name -> (what one timed call does, the call)
@@ -183,14 +183,14 @@ HEADERS = {
 }
 ROW_NAMES = {
     "ko": {
-        "design": "구조", "zero_shot": "제로샷 분류 정확도 (24개 클래스)",
+        "design": "구조", "zero_shot": "제로샷 분류 정확도 ({classes}개 클래스)",
         "t2i": "텍스트→이미지 검색 R@1 / R@5", "i2t": "이미지→텍스트 검색 R@1 / R@5",
         "caption": "캡션 속성 정확도", "vqa_all": "VQA 정확도 (전체)", "vqa": "VQA 정확도: {kind}",
         "hallucination": "환각 비율 (없는 물체에 \"yes\")", "parameters": "파라미터 수",
         "latency": "CPU 지연 시간 (이미지 1장, ms)", "task": "지연 시간을 잰 작업",
     },
     "en": {
-        "design": "design", "zero_shot": "zero-shot classification accuracy (24 classes)",
+        "design": "design", "zero_shot": "zero-shot classification accuracy ({classes} classes)",
         "t2i": "text→image retrieval R@1 / R@5", "i2t": "image→text retrieval R@1 / R@5",
         "caption": "caption attribute accuracy", "vqa_all": "VQA accuracy (all)", "vqa": "VQA accuracy: {kind}",
         "hallucination": "hallucination rate (\"yes\" to an absent object)", "parameters": "parameters",
@@ -208,10 +208,14 @@ DESIGNS = {
            "blip-vqa": "encoder-decoder", "llava": "projector + LLM"},
 }
 TASK_NAMES = {
-    "ko": {"classify": "분류 (프롬프트 48개)", "caption": "캡션 1개", "answer": "질문 1개에 답"},
-    "en": {"classify": "classify (48 prompts)", "caption": "one caption", "answer": "answer one question"},
+    "ko": {"classify": "분류 (프롬프트 {prompts}개)", "caption": "캡션 1개", "answer": "질문 1개에 답"},
+    "en": {"classify": "classify ({prompts} prompts)", "caption": "one caption", "answer": "answer one question"},
 }
 MISSING = "—"
+
+
+def task_name(lang: str, task: str) -> str:
+    return TASK_NAMES[lang][task].format(prompts=len(PROMPTS))
 
 
 def percent(value: float) -> str:
@@ -223,7 +227,7 @@ def table_rows(lang: str) -> list[tuple[str, dict[str, str]]]:
     names = ROW_NAMES[lang]
     rows = [
         (names["design"], DESIGNS[lang]),
-        (names["zero_shot"], {name: percent(value) for name, value in zero_shot.items()}),
+        (names["zero_shot"].format(classes=len(CLASSES)), {name: percent(value) for name, value in zero_shot.items()}),
     ]
     for direction in ("t2i", "i2t"):
         cells = {name: f"{percent(r[f'{direction}_r1'])} / {percent(r[f'{direction}_r5'])}"
@@ -237,7 +241,7 @@ def table_rows(lang: str) -> list[tuple[str, dict[str, str]]]:
     rows.append((names["hallucination"], {name: percent(v) for name, v in hallucination.items()}))
     rows.append((names["parameters"], {name: f"{count:,}" for name, count in parameters.items()}))
     rows.append((names["latency"], {name: f"{ms:.1f}" for name, ms in latency_ms.items()}))
-    rows.append((names["task"], {name: TASK_NAMES[lang][task] for name, (task, _) in TASKS.items()}))
+    rows.append((names["task"], {name: task_name(lang, task) for name, (task, _) in TASKS.items()}))
     return rows
 
 
@@ -267,6 +271,16 @@ def machine(lang: str) -> str:
 @markdown("comparing-num-scenes")
 def num_scenes(lang: str) -> str:
     return str(NUM_SCENES)
+
+
+@markdown("comparing-num-classes")
+def num_classes(lang: str) -> str:
+    return str(len(CLASSES))
+
+
+@markdown("comparing-num-prompts")
+def num_prompts(lang: str) -> str:
+    return str(len(PROMPTS))
 
 
 @markdown("comparing-num-questions")
@@ -306,7 +320,7 @@ def classify_slowdown(lang: str) -> str:
 
 @markdown("comparing-vqa-summary")
 def vqa_summary(lang: str) -> str:
-    """Write a sentence that says on how many question kinds each VQA model was more accurate."""
+    """Write a sentence with the number of question kinds on which each VQA model was more accurate."""
     blip_wins = [k for k in KINDS if vqa_accuracy["blip-vqa"][k] > vqa_accuracy["llava"][k]]
     llava_wins = [k for k in KINDS if vqa_accuracy["llava"][k] > vqa_accuracy["blip-vqa"][k]]
     names = KIND_NAMES[lang]
@@ -356,6 +370,9 @@ FIGURE_LABELS = {
            "parameters": "parameters", "latency": "CPU latency (ms, log scale)",
            "latency_title": "Parameters and latency per image (1 thread)"},
 }
+# Label positions in points from each point; BLIP VQA and LLaVA can sit close together.
+LABEL_OFFSETS = {"clip": (8, 0), "blip-itm": (8, 0), "blip-captioning": (8, 0),
+                 "blip-vqa": (8, -12), "llava": (-8, 16)}
 MODEL_COLORS = {"clip": "#2e7d32", "blip-itm": "#3949ab", "blip-captioning": "#5c6bc0",
                 "blip-vqa": "#1a237e", "llava": "#ef6c00"}
 
@@ -386,11 +403,11 @@ def draw_latency(lang: str):
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     for name in MODELS:
         ax.scatter(parameters[name], latency_ms[name], s=60, color=MODEL_COLORS[name], zorder=3)
-        task = TASK_NAMES[lang][TASKS[name][0]]
+        task = task_name(lang, TASKS[name][0])
         ax.annotate(f"{HEADERS[lang][1 + MODELS.index(name)]}\n{task}", (parameters[name], latency_ms[name]),
-                    textcoords="offset points", xytext=(8, -4), fontsize=8)
+                    textcoords="offset points", xytext=LABEL_OFFSETS[name], fontsize=8, va="center")
     ax.set_yscale("log")
-    ax.set_xlim(0.8 * min(parameters.values()), 1.35 * max(parameters.values()))
+    ax.set_xlim(0.8 * min(parameters.values()), 1.45 * max(parameters.values()))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value / 1000:.0f}K"))
     ax.set_xlabel(labels["parameters"])
     ax.set_ylabel(labels["latency"])
