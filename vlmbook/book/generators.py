@@ -42,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -110,6 +111,11 @@ def _environment_fingerprint() -> str:
 
 INPUT_FILES_NAME = "INPUT_FILES"
 
+# The build looks up generators from several threads, and ast.parse is not
+# thread-safe on CPython 3.11.7: parallel calls failed with "SystemError: AST
+# constructor recursion depth mismatch".
+_AST_PARSE_LOCK = threading.Lock()
+
 
 def declared_input_files(generator: Path, source: str, root: Path) -> list[Path]:
     """Return the files that a generator declares in ``INPUT_FILES``, sorted.
@@ -120,7 +126,8 @@ def declared_input_files(generator: Path, source: str, root: Path) -> list[Path]
     not such a literal, a pattern leaves `root`, or a pattern matches no file.
     """
     try:
-        tree = ast.parse(generator.read_bytes(), filename=str(generator))
+        with _AST_PARSE_LOCK:
+            tree = ast.parse(generator.read_bytes(), filename=str(generator))
     except SyntaxError as error:
         raise GeneratorError(f"{source}:{error.lineno}: invalid Python: {error.msg}") from error
     files: set[Path] = set()
