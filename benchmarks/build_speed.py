@@ -15,7 +15,9 @@ measures, in this order:
    medians of the last two by the baseline's median. Running the three in
    turn lets load from other processes slow them alike;
 3. the ``mkdocs serve`` round trip: seconds from saving a prose edit until
-   the served page contains the new sentence (loopback only).
+   the served page contains the new sentence (loopback only), once with the
+   full rebuild that ``make serve`` does and once with ``--dirty``, which
+   rebuilds only the changed pages.
 
 It fails (exit status 1) when a build executes a generator or notebook more
 than once, or when a warm or prose-edit rebuild executes anything. Results go
@@ -194,8 +196,11 @@ def wait_for_text(url: str, text: str | None, timeout: float, server: subprocess
     raise TimeoutError(f"{url} did not serve {text!r} within {timeout:.0f} s")
 
 
-def serve_round_trips(project: Path, page: Path, repeats: int) -> list[float]:
-    """Start mkdocs serve on 127.0.0.1, edit the page's prose `repeats` times, time each reload."""
+def serve_round_trips(project: Path, page: Path, repeats: int, dirty: bool) -> list[float]:
+    """Start mkdocs serve on 127.0.0.1, edit the page's prose `repeats` times, time each reload.
+
+    With `dirty`, the server runs with ``--dirty`` and rebuilds only the pages that changed.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     environment = build_environment(project, project.parent / "timings-serve.jsonl", execute=True)
@@ -203,7 +208,7 @@ def serve_round_trips(project: Path, page: Path, repeats: int) -> list[float]:
     log = (project.parent / "serve.log").open("w", encoding="utf-8")
     # The same watch list as `make serve`.
     command = [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}",
-               "--livereload", "--watch", "snippets", "--watch", "vlmbook"]
+               "--livereload", "--watch", "snippets", "--watch", "vlmbook", *(["--dirty"] if dirty else [])]
     server = subprocess.Popen(command, cwd=project, env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = base + page_url(page, project)
@@ -214,7 +219,7 @@ def serve_round_trips(project: Path, page: Path, repeats: int) -> list[float]:
             sentence = f"Serve round trip sentence {round_index} {time.time_ns()}."
             append_sentence(page, sentence)
             trips.append(wait_for_text(url, sentence, SERVE_TRIP_TIMEOUT, server))
-            print(f"serve trip     {trips[-1]:7.2f} s", flush=True)
+            print(f"serve trip{' --dirty' if dirty else ''}  {trips[-1]:7.2f} s", flush=True)
         return trips
     finally:
         server.terminate()
@@ -270,7 +275,8 @@ def main() -> int:
             warm.append(run_build(project, f"warm-{round_index}"))
             append_sentence(page, f"Build benchmark sentence {round_index}.")
             prose_edit.append(run_build(project, f"prose-edit-{round_index}"))
-        trips = serve_round_trips(project, page, args.repeats)
+        trips = serve_round_trips(project, page, args.repeats, dirty=False)
+        dirty_trips = serve_round_trips(project, page, args.repeats, dirty=True)
     load_end = os.getloadavg()
 
     problems = double_executions(cold)
@@ -317,6 +323,8 @@ def main() -> int:
         "ratios": {name: round(value, 3) for name, value in ratios.items()},
         "serve_round_trip_s": [round(trip, 2) for trip in trips],
         "serve_round_trip_median_s": round(serve_seconds, 2),
+        "serve_dirty_round_trip_s": [round(trip, 2) for trip in dirty_trips],
+        "serve_dirty_round_trip_median_s": round(statistics.median(dirty_trips), 2),
         "goals": {
             f"warm rebuild <= {GOAL_REBUILD_RATIO}x no-execution build":
                 ratios["warm_over_no_execution_wall"] <= GOAL_REBUILD_RATIO,
