@@ -70,6 +70,14 @@ zero_shot = {
     "clip": zero_shot_accuracy(*loaded["clip"], single_scenes),
     "blip-itm": itm_zero_shot_accuracy(*loaded["blip-itm"], single_scenes),
 }
+
+# Check against the model's own forward, which runs the vision tower again for every pair.
+itm_model, itm_processor = loaded["blip-itm"]
+pairs = itm_processor(images=[single_scenes[0].image] * 2, text=PROMPTS[:2], padding=True, return_tensors="pt")
+with torch.no_grad():
+    expected = itm_model(**pairs, use_itm_head=True).itm_score.softmax(dim=-1)[:, 1]  # (2,)
+actual = itm_probabilities(itm_model, itm_processor, [single_scenes[0].image], PROMPTS[:2])[0]  # (2,)
+print(f"same P(match) as BlipForImageTextRetrieval within 1e-5: {torch.allclose(actual, expected, atol=1e-5)}")
 # --8<-- [end:classify]
 
 # --8<-- [start:retrieve]
