@@ -323,7 +323,7 @@ def itm_t2i_r1(lang: str) -> str:
 
 @markdown("comparing-classify-slowdown")
 def classify_slowdown(lang: str) -> str:
-    return f"{latency_ms['blip-itm'] / latency_ms['clip']:.0f}"
+    return f"{latency_ms['blip-itm'] / latency_ms['clip']:.1f}"
 
 
 @markdown("comparing-vqa-summary")
