@@ -39,6 +39,11 @@ class RecipeSettings:
     weight_decay: float = 0.05
     max_grad_norm: float = 1.0
     target: tuple[str, float] | None = None  # optional (metric, value): stop once the quick eval reaches it
+    # Parameters whose names start with one of these prefixes stay fixed (requires_grad=False).
+    frozen_prefixes: tuple[str, ...] = ()
+    # Learning-rate factors by parameter-name prefix, e.g. {"model.vision_tower.": 0.1} trains a
+    # pretrained tower 10 times slower than the new layers; parameters without a match use 1.0.
+    lr_scales: dict[str, float] = field(default_factory=dict)
 
 
 class Recipe(Protocol):
@@ -95,6 +100,30 @@ def _all_processes_agree(accelerator: Accelerator, stop: bool) -> bool:
     return bool(accelerator.reduce(flag, reduction="sum").item() > 0)
 
 
+def parameter_groups(model: torch.nn.Module, settings: RecipeSettings) -> list[dict]:
+    """Freeze `settings.frozen_prefixes` and group the other parameters by weight decay and learning rate.
+
+    Biases, norms and embeddings get no weight decay. Each group's learning rate is the
+    peak rate times the factor of the first matching prefix in `settings.lr_scales`.
+    """
+    groups: dict[tuple[bool, float], list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if name.startswith(settings.frozen_prefixes):
+            parameter.requires_grad_(False)
+            continue
+        decay = parameter.ndim >= 2 and "embedding" not in name
+        scale = next((value for prefix, value in settings.lr_scales.items() if name.startswith(prefix)), 1.0)
+        groups.setdefault((decay, scale), []).append(parameter)
+    return [
+        {
+            "params": parameters,
+            "weight_decay": settings.weight_decay if decay else 0.0,
+            "lr": settings.learning_rate * scale,
+        }
+        for (decay, scale), parameters in groups.items()
+    ]
+
+
 def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=print) -> TrainResult:
     """Train the model that a recipe builds; return it with its history.
 
@@ -116,13 +145,7 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
     local_batch_size = settings.batch_size // accelerator.num_processes
 
     # Optimizer: AdamW without weight decay on biases and norms, cosine schedule.
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "embedding" in n]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=settings.learning_rate,
-        betas=(0.9, 0.98),
-    )
+    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.learning_rate, betas=(0.9, 0.98))
     scheduler = get_cosine_schedule_with_warmup(optimizer, settings.warmup_steps, settings.max_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 

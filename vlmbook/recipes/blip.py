@@ -15,6 +15,7 @@ what the text side learns:
 
 With `--init-from`, the captioner starts from the CLIP vision tower, and
 VQA and ITM start from the captioner (see `vlmbook.recipes.warm_start`).
+VQA keeps the captioner's vision tower frozen.
 NOTE: the real BLIP pretrains one model on all three objectives at once
 (with shared weights); here the tasks train one after the other.
 """
@@ -140,7 +141,11 @@ class BlipVqaRecipe(BlipRecipe):
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
-        self.settings = RecipeSettings(max_steps=1600, batch_size=64, learning_rate=1e-3, eval_every=200)
+        # The captioner's vision tower stays frozen: trained at 1e-3 against the new answer loss,
+        # it loses the spatial detail that shape and position questions need.
+        self.settings = RecipeSettings(
+            max_steps=2000, batch_size=64, learning_rate=1e-3, eval_every=250, frozen_prefixes=("vision_model.",)
+        )
 
     def make_batch(self, indices):
         indices, batch = self.train_batch(indices)
