@@ -1,6 +1,8 @@
 """Tests of the tokenizer, processors, recipe batches, seeding and warm starts."""
 
+import pytest
 import torch
+from accelerate.utils import set_seed
 from transformers import CLIPModel
 
 from vlmbook.hf.configs import TINY, build_model, clip_config
@@ -10,7 +12,7 @@ from vlmbook.recipes import get_recipe
 from vlmbook.recipes.llava import NUM_IMAGE_TOKENS
 from vlmbook.recipes.warm_start import warm_start
 from vlmbook.shapesworld import ShapesWorld
-from vlmbook.training import train
+from vlmbook.training import RecipeSettings, parameter_groups, train
 
 VOCABULARY = ShapesWorld.vocabulary()
 
@@ -88,13 +90,18 @@ def test_llava_batch_trains_only_the_answers():
         labelled = (labels != -100).nonzero().flatten().tolist()
         tokens = tokenizer.convert_ids_to_tokens(labels[labelled].tolist())
 
-        # One turn per question: each answer word followed by </s>, and nothing else labeled.
-        assert len(tokens) == 2 * len(scene.questions)
-        assert tokens[1::2] == ["</s>"] * len(scene.questions)
-        assert sorted(tokens[0::2]) == sorted(qa.answer for qa in scene.questions)
+        # One turn per question: each answer word followed by </s>.
+        answer_count = len(scene.questions)
+        answer_tokens = tokens[: 2 * answer_count]
+        assert answer_tokens[1::2] == ["</s>"] * answer_count
+        assert sorted(answer_tokens[0::2]) == sorted(qa.answer for qa in scene.questions)
 
-        # Every answer comes right after "assistant :".
-        for position in labelled[0::2]:
+        # The last turn: the canonical caption and </s>, and nothing else labeled.
+        assert tokens[2 * answer_count :] == scene.captions[0].split() + ["</s>"]
+
+        # Every answer and the caption come right after "assistant :".
+        turn_starts = labelled[0 : 2 * answer_count : 2] + [labelled[2 * answer_count]]
+        for position in turn_starts:
             before = tokenizer.convert_ids_to_tokens(batch["input_ids"][row, position - 2 : position].tolist())
             assert before == ["assistant", ":"]
 
@@ -129,6 +136,43 @@ def test_history_has_one_record_per_evaluation():
     result = _short_run("blip-itm", seed=0, steps=4)
     assert [record["step"] for record in result.history] == [4]
     assert {"step", "seconds", "loss", "lr", "itm_roc_auc"} <= set(result.history[0])
+
+
+def test_parameter_groups_freeze_and_scale():
+    model = build_model("llava", len(VOCABULARY) + 16)
+    settings = RecipeSettings(
+        max_steps=1,
+        batch_size=1,
+        learning_rate=1e-3,
+        eval_every=1,
+        frozen_prefixes=("model.multi_modal_projector.",),
+        lr_scales={"model.vision_tower.": 0.1},
+    )
+    groups = parameter_groups(model, settings)
+    grouped = {id(parameter): group for group in groups for parameter in group["params"]}
+    for name, parameter in model.named_parameters():
+        if name.startswith("model.multi_modal_projector."):
+            assert not parameter.requires_grad, name
+            assert id(parameter) not in grouped, name
+        elif name.startswith("model.vision_tower."):
+            assert grouped[id(parameter)]["lr"] == pytest.approx(1e-4), name
+        else:
+            assert grouped[id(parameter)]["lr"] == pytest.approx(1e-3), name
+
+
+def test_blip_vqa_keeps_vision_tower_frozen():
+    result = _short_run("blip-vqa", seed=0)
+    set_seed(0)  # train() seeds the same way before it builds the model
+    initial, _ = get_recipe("blip-vqa").build()
+    trained = result.model.state_dict()
+    for name, value in initial.state_dict().items():
+        if name.startswith("vision_model."):
+            torch.testing.assert_close(trained[name], value, atol=0, rtol=0, msg=lambda m: f"{name}: {m}")
+    assert any(
+        not torch.equal(trained[name], value)
+        for name, value in initial.state_dict().items()
+        if name.startswith("text_decoder.")
+    )
 
 
 def test_llava_warm_start_copies_clip_tower(tmp_path):

@@ -10,11 +10,15 @@ the answer tokens are trained. Worked sample (two turns)::
     <s> user : <image> x 65 what color is the circle ? assistant : red </s> user : how many objects are there ? assistant : two </s>
     labels: -100 everywhere except the answers and their </s>: red </s>, two </s>
 
-NOTE: LLaVA trains in two stages (projector alignment on captions, then
-instruction tuning), starting from a pretrained CLIP and LLM. The tiny model
-starts from the tiny CLIP tower (with `--init-from`), trains its decoder from
-scratch, and does both in one stage on the question-answer pairs. The
-shipped checkpoint answers 63% of test questions right, below the 85% goal.
+After the questions, each conversation ends with a caption turn
+("what objects are there?" answered by the scene's canonical caption).
+
+NOTE: LLaVA trains in two stages, starting from a pretrained CLIP and LLM:
+projector alignment on image-caption pairs, then instruction tuning. The tiny
+model starts from the tiny CLIP tower (with `--init-from`), trains its decoder
+from scratch, and does both in one stage: the caption turn stands in for the
+alignment data. The vision tower trains too, at a tenth of the learning rate,
+where LLaVA keeps it frozen.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from vlmbook.recipes.warm_start import warm_start
 from vlmbook.training import RecipeSettings
 
 MAX_OBJECTS = 2  # at most two objects: counts, relations and positions stay learnable in minutes
+# The request for the caption turn; ShapesWorld's word-level vocabulary has no "describe" or "image".
+CAPTION_REQUEST = "what objects are there?"
 NUM_IMAGE_TOKENS = 1 + (TINY.image_size // TINY.patch_size) ** 2  # the CLS token and 64 patch tokens
 
 
@@ -61,7 +67,14 @@ class LlavaRecipe:
     def __init__(self, seed: int = 0, init_from: str | None = None):
         self.seed = seed
         self.init_from = init_from
-        self.settings = RecipeSettings(max_steps=700, batch_size=32, learning_rate=2e-3, eval_every=100)
+        # The CLIP tower is pretrained, so it trains 10 times slower than the new projector and decoder.
+        self.settings = RecipeSettings(
+            max_steps=1200,
+            batch_size=32,
+            learning_rate=2e-3,
+            eval_every=200,
+            lr_scales={"model.vision_tower.": 0.1},
+        )
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.processor = None
         self._val_scenes = None
@@ -98,6 +111,14 @@ class LlavaRecipe:
                 answer_ids = tokenizer(f"{qa.answer} {EOS}", add_special_tokens=False).input_ids
                 ids += prompt_ids + answer_ids
                 labels += [-100] * len(prompt_ids) + answer_ids
+
+            # Last turn: the canonical caption, as in LLaVA's caption alignment data. Every caption
+            # word is a label tied to the image, which the one-word answers alone give far less of.
+            # It comes after the questions, so that no answer can copy from it.
+            prompt_ids = tokenizer(f"user: {CAPTION_REQUEST} assistant:", add_special_tokens=False).input_ids
+            answer_ids = tokenizer(f"{scene.captions[0]} {EOS}", add_special_tokens=False).input_ids
+            ids += prompt_ids + answer_ids
+            labels += [-100] * len(prompt_ids) + answer_ids
             sequences.append(ids)
             label_sequences.append(labels)
 

@@ -102,7 +102,8 @@ def warm_start(name: str, model: PreTrainedModel, folder: str | Path, pixel_valu
 
     if name == "llava":
         # The CLIP vision transformer. NOTE: LLaVA keeps its tower frozen; the tiny CLIP tower
-        # answers shape and position questions poorly when frozen, so here it trains with the rest.
+        # answers shape and position questions poorly when frozen, so here it trains with the rest,
+        # at a tenth of the learning rate (see LlavaRecipe.settings).
         model.model.vision_tower.load_state_dict(source.vision_model.state_dict())
         return
 
