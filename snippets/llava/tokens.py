@@ -63,7 +63,7 @@ from vlmbook.book import figure
 
 LABELS = {
     "ko": {
-        "title": "LLaVA 프롬프트의 토큰 열",
+        "title": "LLaVA 프롬프트의 토큰 시퀀스",
         "text": "텍스트 토큰",
         "image": "이미지 토큰",
         "more": "이미지 토큰 {count}개",
@@ -141,6 +141,11 @@ def image_token_count(lang: str) -> str:
 @markdown("llava-prompt-length")
 def prompt_length(lang: str) -> str:
     return str(len(tokens))
+
+
+@markdown("llava-vision-layers")
+def vision_layers(lang: str) -> str:
+    return str(vision.num_hidden_layers)
 
 
 @markdown("llava-select-strategy")
