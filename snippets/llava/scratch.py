@@ -43,7 +43,7 @@ batch = recipe.make_batch([0])  # one training sequence: scene 0 of the train sp
 tokens = processor.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
 labels = batch["labels"][0].tolist()  # -100 where the loss ignores the position
 
-# One conversation per scene: every question of the scene is one turn.
+# One conversation per scene: every question of the scene is one turn, then a caption turn.
 text = " ".join(token for token in tokens if token != processor.image_token)
 print(text.replace(" </s> user :", " </s>\nuser :"))
 print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
