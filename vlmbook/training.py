@@ -184,6 +184,8 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
                 eval_start = time.perf_counter()
                 metrics, sample = recipe.quick_eval(accelerator.unwrap_model(model), processor)
                 result.eval_seconds += time.perf_counter() - eval_start
+                # NOTE: this is the first parameter group's rate, which `lr_scales` may lower
+                # (LLaVA's first group is its vision tower, at a tenth of the peak rate).
                 lr = scheduler.get_last_lr()[0]
                 mean_loss = running_loss / max(running_count, 1)
                 record = {

@@ -36,7 +36,7 @@ from vlmbook.recipes.warm_start import warm_start
 from vlmbook.training import RecipeSettings
 
 MAX_OBJECTS = 2  # at most two objects: counts, relations and positions stay learnable in minutes
-# The request for the caption turn; ShapesWorld's word-level vocabulary has no "describe" or "image".
+# The request of the caption turn, in ShapesWorld's words: its vocabulary has no "describe" or "image".
 CAPTION_REQUEST = "what objects are there?"
 NUM_IMAGE_TOKENS = 1 + (TINY.image_size // TINY.patch_size) ** 2  # the CLS token and 64 patch tokens
 
