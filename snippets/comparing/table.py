@@ -181,6 +181,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from vlmbook.book import figure, markdown
 
@@ -415,8 +416,11 @@ def draw_latency(lang: str):
         ax.annotate(f"{HEADERS[lang][1 + MODELS.index(name)]}\n{task}", (parameters[name], latency_ms[name]),
                     textcoords="offset points", xytext=LABEL_OFFSETS[name], fontsize=8, va="center")
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # ticks at 5, 10, 20, 50, ... ms
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(0.8 * min(parameters.values()), 1.45 * max(parameters.values()))
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value / 1000:.0f}K"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:.0f}K"))
     ax.set_xlabel(labels["parameters"])
     ax.set_ylabel(labels["latency"])
     ax.set_title(labels["latency_title"], fontsize=10)
