@@ -108,11 +108,29 @@ retrieval = {
 
 # --8<-- [start:caption]
 from vlmbook.evaluation import caption_attribute_accuracy
+from vlmbook.hf.configs import TINY
 from vlmbook.recipes import get_recipe
+from vlmbook.recipes.llava import CAPTION_REQUEST, chat_prompt
+
+
+@torch.no_grad()
+def llava_captions(model, processor, scenes: list) -> list[str]:
+    """Ask LLaVA for a caption with the request of its training conversations, decoding greedily."""
+    prompt = chat_prompt(processor, CAPTION_REQUEST)  # "what objects are there?"
+    inputs = processor(images=[s.image for s in scenes], text=[prompt] * len(scenes), padding=True,
+                       return_tensors="pt")
+    output = model.generate(**inputs, max_new_tokens=TINY.max_text_length, do_sample=False)
+    new_tokens = output[:, inputs.input_ids.shape[1] :]  # (N, T_new): the caption after the prompt
+    return [text.strip() for text in processor.batch_decode(new_tokens, skip_special_tokens=True)]
+
 
 captioner = get_recipe("blip-captioning")
-captions = captioner.generate_captions(*loaded["blip-captioning"], scenes)
-caption_accuracy = caption_attribute_accuracy(captions, [s.captions[0] for s in scenes])
+captions = {
+    "blip-captioning": captioner.generate_captions(*loaded["blip-captioning"], scenes),
+    "llava": llava_captions(*loaded["llava"], scenes),
+}
+references = [s.captions[0] for s in scenes]
+caption_accuracy = {name: caption_attribute_accuracy(texts, references) for name, texts in captions.items()}
 # --8<-- [end:caption]
 
 # --8<-- [start:answer]
@@ -170,8 +188,6 @@ TASKS = {  # name -> (what one timed call does, the call)
 task_inputs = {"classify": one_image, "caption": scenes[:LATENCY_SAMPLES], "answer": one_question}
 latency_ms = {name: median_milliseconds(run, task_inputs[task]) for name, (task, run) in TASKS.items()}
 parameters = {name: model.num_parameters() for name, (model, _) in loaded.items()}
-for name in MODELS:
-    print(f"{name:<16} {parameters[name]:>8,} parameters, {TASKS[name][0]:<8} {latency_ms[name]:6.1f} ms")
 # --8<-- [end:latency]
 
 # --8<-- [start:report]
@@ -242,7 +258,7 @@ def table_rows(lang: str) -> list[tuple[str, dict[str, str]]]:
         cells = {name: f"{percent(r[f'{direction}_r1'])} / {percent(r[f'{direction}_r5'])}"
                  for name, r in retrieval.items()}
         rows.append((names[direction], cells))
-    rows.append((names["caption"], {"blip-captioning": percent(caption_accuracy["all"])}))
+    rows.append((names["caption"], {name: percent(a["all"]) for name, a in caption_accuracy.items()}))
     rows.append((names["vqa_all"], {name: percent(a["all"]) for name, a in vqa_accuracy.items()}))
     for kind in KINDS:
         label = names["vqa"].format(kind=KIND_NAMES[lang][kind])
@@ -341,6 +357,17 @@ def vqa_summary(lang: str) -> str:
     return (f"of the five question kinds, BLIP VQA was more accurate on {len(blip_wins)} "
             f"({', '.join(blip_wins) or 'none'}) and LLaVA on {len(llava_wins)} "
             f"({', '.join(llava_wins) or 'none'})")
+
+
+@markdown("comparing-caption-accuracy")
+def caption_accuracy_text(lang: str) -> str:
+    blip, llava = percent(caption_accuracy["blip-captioning"]["all"]), percent(caption_accuracy["llava"]["all"])
+    return f"BLIP {blip}, LLaVA {llava}"
+
+
+@markdown("comparing-llava-caption")
+def llava_caption_sample(lang: str) -> str:
+    return f'"{captions["llava"][0]}" ("{references[0]}")'
 
 
 @markdown("comparing-hallucination")
