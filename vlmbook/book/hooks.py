@@ -441,7 +441,22 @@ def on_page_content(html: str, page, config, files: Files) -> str:
         html = tex_to_mathml(html)
     except MathError as error:
         raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
-    return _add_figure_sizes(html)
+    return _make_code_cells_focusable(_add_figure_sizes(html))
+
+
+NOTEBOOK_CODE_CELL = re.compile(r'<div class="highlight-ipynb(?P<classes>[^"]*)"(?![^>]*tabindex)')
+
+
+def _make_code_cells_focusable(html: str) -> str:
+    """Put each notebook code cell in the tab order, so keyboard users can scroll its long lines.
+
+    mkdocs-jupyter makes the cells scrollable regions without a tabindex,
+    which axe-core reports as serious (scrollable-region-focusable).
+    Material does the same for its own code blocks.
+    """
+    return NOTEBOOK_CODE_CELL.sub(
+        lambda m: f'<div class="highlight-ipynb{m["classes"]}" tabindex="0"', html
+    )
 
 
 FIGURE_IMG = re.compile(r'<img\b(?P<attributes>[^>]*?\bsrc="[^"]*figures/(?P<name>[^"/]+)"[^>]*?)\s*/?>')
