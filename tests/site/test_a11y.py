@@ -10,6 +10,7 @@ in test_attention_explorer.py.
 from __future__ import annotations
 
 import io
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.browser
 AXE_SCRIPT = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
+NBCONVERT_ALT = "No description has been provided for this image"
 GENERIC_ALT = {"figure", "image", "chart", "plot", "graph", "그림", "이미지", "차트", "그래프"}
 
 
@@ -132,6 +134,12 @@ def test_figure_alt_text_in_page_language(built_site):
             if not text:
                 problems.append(f"{where}: no alt text")
                 continue
+            if text == NBCONVERT_ALT:
+                problems.append(
+                    f"{path}: a notebook cell outputs an image without alt text; "
+                    "set the cell's metadata \"alt\" to what the image shows"
+                )
+                continue
             words = text.split()
             if text.lower().rstrip(".") in GENERIC_ALT or Path(src).stem in text:
                 problems.append(f"{where}: alt text {text!r} does not say what the figure shows")
@@ -177,3 +185,20 @@ def test_figure_images_have_size(built_site):
             if not (re.search(r'\bwidth="\d+"', tag) and re.search(r'\bheight="\d+"', tag)):
                 missing.append(f"{html_file.relative_to(built_site.path)}: {tag}")
     assert missing == []
+
+
+def test_notebook_alt_text_from_cell_metadata(tmp_path):
+    from vlmbook.book.hooks import _add_notebook_alt_texts
+
+    notebook = tmp_path / "demo.ko.ipynb"
+    cells = [
+        {"id": "plot", "cell_type": "code", "metadata": {"alt": "손실 곡선: 10 에폭 동안 \"감소\""}},
+        {"id": "other", "cell_type": "code", "metadata": {}},
+    ]
+    notebook.write_text(json.dumps({"cells": cells}), encoding="utf-8")
+    image = f'<img alt="{NBCONVERT_ALT}" src="data:image/png;base64,AA==">'
+    html = f'<div id="cell-id=plot">{image}</div><div id="cell-id=other">{image}</div>'
+
+    result = _add_notebook_alt_texts(html, notebook)
+    assert 'alt="손실 곡선: 10 에폭 동안 &quot;감소&quot;"' in result
+    assert result.count(NBCONVERT_ALT) == 1, "a cell without alt metadata keeps the default"

@@ -33,6 +33,7 @@ import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from html import escape
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -441,7 +442,38 @@ def on_page_content(html: str, page, config, files: Files) -> str:
         html = tex_to_mathml(html)
     except MathError as error:
         raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
+    if page.file.src_uri.endswith(".ipynb"):
+        html = _add_notebook_alt_texts(html, Path(page.file.abs_src_path))
     return _make_code_cells_focusable(_add_figure_sizes(html))
+
+
+NBCONVERT_DEFAULT_ALT = 'alt="No description has been provided for this image"'
+NOTEBOOK_CELL_START = re.compile(r'\bid="cell-id=(?P<id>[^"]+)"')
+
+
+def _add_notebook_alt_texts(html: str, notebook: Path) -> str:
+    """Give the images that a notebook cell outputs the alt text in the cell's metadata.
+
+    nbconvert gives every output image the English alt text "No description
+    has been provided for this image". A code cell whose metadata has
+    ``"alt": "<text>"`` gets that text on each of its output images instead.
+    """
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    alt_texts = {
+        cell.get("id"): cell["metadata"]["alt"]
+        for cell in cells
+        if isinstance(cell.get("metadata", {}).get("alt"), str)
+    }
+    starts = list(NOTEBOOK_CELL_START.finditer(html))
+    pieces = [html[: starts[0].start()] if starts else html]
+    for index, start in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(html)
+        piece = html[start.start() : end]
+        alt = alt_texts.get(start["id"])
+        if alt is not None:
+            piece = piece.replace(NBCONVERT_DEFAULT_ALT, f'alt="{escape(alt, quote=True)}"')
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 NOTEBOOK_CODE_CELL = re.compile(r'<div class="highlight-ipynb(?P<classes>[^"]*)"(?![^>]*tabindex)')
