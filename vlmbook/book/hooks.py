@@ -585,7 +585,9 @@ def on_post_page(output: str, page, config) -> str:
     per-page links cause a 404 on every page. The switcher keeps its
     per-page links.
     """
-    output = _preload_web_font(output, page)
+    if _current_language(config) == LANGUAGES[0]:
+        # Pages of the other editions show Hangul only in the hidden language menu.
+        output = _preload_web_font(output, page)
     i18n = config.plugins.get("i18n")
     roots = {item["lang"]: item["link"] for item in (getattr(i18n, "extra_alternate", None) or [])}
     if not roots:
