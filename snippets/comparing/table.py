@@ -393,7 +393,7 @@ def weakest_kind(lang: str) -> str:
 
 @markdown("comparing-latency-range")
 def latency_range(lang: str) -> str:
-    return f"{min(latency_ms.values()):.0f}–{max(latency_ms.values()):.0f} ms"
+    return f"{min(latency_ms.values()):.1f}–{max(latency_ms.values()):.1f} ms"
 
 
 FIGURE_LABELS = {
