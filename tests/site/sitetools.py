@@ -63,7 +63,10 @@ def built_page(site: Path, source: Path, lang: str) -> Path:
     """Return the built HTML file of a page source in one edition."""
     relative = source.relative_to(DOCS).as_posix()
     stem = relative.rsplit(".", 2)[0]
-    folder = "" if stem == "index" else f"{stem}/"
+    # `labs/index.md` builds to labs/index.html, as `index.md` builds to index.html.
+    if stem == "index" or stem.endswith("/index"):
+        stem = stem[: -len("index")]
+    folder = f"{stem.rstrip('/')}/" if stem else ""
     prefix = "" if lang == "ko" else f"{lang}/"
     return site / f"{prefix}{folder}index.html"
 

@@ -25,6 +25,8 @@ from pytest_codeblocks.main import CodeBlock, extract_from_buffer
 EXECUTED_LANGUAGE = "python"
 # Languages shown but never run: output, shell commands and file formats.
 NOT_EXECUTED_LANGUAGES = {"text", "console", "markdown", "yaml", "toml", "json"}
+# The language that the built-site audit gives to mkdocstrings' API signatures.
+API_SIGNATURE = "api-signature"
 # pytest-codeblocks runs `sh` and `bash` blocks in a shell; the book never does.
 SHELL_LANGUAGES = {"sh", "bash", "zsh", "shell"}
 PYTHON_ALIASES = {"py", "python3", "py3", "pycon", "ipython", "ipython3"}
@@ -196,7 +198,11 @@ class _CodeBlockParser(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         classes = (dict(attrs).get("class") or "").split()
-        if tag == "div" and ("highlight" in classes or "highlight-ipynb" in classes):
+        if tag == "div" and "doc-signature" in classes:
+            # A signature that mkdocstrings renders on the API reference page:
+            # shown as Python, but a declaration, not code that a reader runs.
+            self._language = API_SIGNATURE
+        elif tag == "div" and ("highlight" in classes or "highlight-ipynb" in classes):
             languages = [c.split("-", 1)[1] for c in classes if c.startswith(("language-", "hl-"))]
             self._language = languages[0] if languages else ""
         elif tag == "pre" and self._language is not None:
@@ -263,6 +269,6 @@ def unexecuted_blocks(site_dir: Path, executed: set[str]) -> tuple[int, list[str
                 if not _ran(normalize_code(code), executed):
                     first_line = code.strip().splitlines()[0] if code.strip() else ""
                     problems.append(f"{where}: {first_line!r}")
-            elif language not in NOT_EXECUTED_LANGUAGES:
+            elif language not in NOT_EXECUTED_LANGUAGES and language != API_SIGNATURE:
                 problems.append(f"{where}: a {language or 'unlabelled'} block, which no test runs")
     return shown_python, problems
