@@ -496,7 +496,9 @@ SVG_SIZE = re.compile(r'<svg\b[^>]*?\bwidth="(?P<width>[\d.]+)pt"[^>]*?\bheight=
 
 
 def _figure_size(path: Path) -> tuple[int, int] | None:
-    """Return a figure's size in CSS pixels, or None when the file does not state it."""
+    """Return a figure's size in CSS pixels, or None when there is no file or it does not state it."""
+    if not path.is_file():
+        return None  # a stand-in name while generators are off (VLMBOOK_BOOK_EXECUTE=0)
     if path.suffix == ".svg":
         match = SVG_SIZE.search(path.read_text(encoding="utf-8")[:2000])
         if match is None:
