@@ -2,7 +2,7 @@
 
 A CLIP vision tower encodes the image into 65 tokens (CLS and 64 patches),
 a 2-layer MLP projects them to the decoder's width, and they replace the
-65 "<image>" tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
+65 ``<image>`` tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
 Section 4.1). Each training sequence is a multi-turn conversation with one
 turn per question of the scene, as in LLaVA's instruction data, and only
 the answer tokens are trained. Worked sample (two turns)::
