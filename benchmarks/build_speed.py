@@ -206,9 +206,11 @@ def serve_round_trips(project: Path, page: Path, repeats: int, dirty: bool) -> l
     environment = build_environment(project, project.parent / "timings-serve.jsonl", execute=True)
     environment["SITE_URL"] = base
     log = (project.parent / "serve.log").open("w", encoding="utf-8")
-    # The same watch list as `make serve`.
+    # The same watch list as `make serve`. MkDocs warns that a dirty build can
+    # leave stale links, and mkdocs.yml sets strict mode, so --dirty needs --no-strict.
     command = [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}",
-               "--livereload", "--watch", "snippets", "--watch", "vlmbook", *(["--dirty"] if dirty else [])]
+               "--livereload", "--watch", "snippets", "--watch", "vlmbook",
+               *(["--dirty", "--no-strict"] if dirty else [])]
     server = subprocess.Popen(command, cwd=project, env=environment, stdout=log, stderr=subprocess.STDOUT)
     try:
         url = base + page_url(page, project)
