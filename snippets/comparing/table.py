@@ -227,7 +227,7 @@ KIND_NAMES = {
     "en": {kind: kind for kind in KINDS},
 }
 DESIGNS = {
-    "ko": {"clip": "이중 인코더", "blip-itm": "융합 인코더", "blip-captioning": "인코더-디코더",
+    "ko": {"clip": "듀얼 인코더", "blip-itm": "융합 인코더", "blip-captioning": "인코더-디코더",
            "blip-vqa": "인코더-디코더", "llava": "프로젝터 + LLM"},
     "en": {"clip": "dual encoder", "blip-itm": "fusion encoder", "blip-captioning": "encoder-decoder",
            "blip-vqa": "encoder-decoder", "llava": "projector + LLM"},
