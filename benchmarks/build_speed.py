@@ -282,8 +282,9 @@ def main() -> int:
         try:
             dirty_trips, dirty_error = serve_round_trips(project, page, args.repeats, dirty=True), None
         except (RuntimeError, TimeoutError) as error:
-            log_tail = (project.parent / "serve.log").read_text(encoding="utf-8")[-1500:]
-            dirty_trips, dirty_error = [], f"{error}\n{log_tail}"
+            log_lines = (project.parent / "serve.log").read_text(encoding="utf-8").splitlines()
+            last_line = next((line for line in reversed(log_lines) if line.strip()), "")
+            dirty_trips, dirty_error = [], f"{error}: {last_line}".replace(str(project.parent), "<copy>")
             print(f"serve --dirty failed: {dirty_error}", file=sys.stderr)
     load_end = os.getloadavg()
 
