@@ -308,7 +308,8 @@ def main() -> int:
         "commit": commit,
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "note": "Wall-clock seconds are inflated when other processes load the machine (see the load "
-                "averages). The ratios compare builds of the same run that ran in turn.",
+                "averages) and when the run has a lower priority (see nice). The ratios compare builds of "
+                "the same run that ran in turn, so both affect them alike.",
         "machine": {
             "cpus": os.cpu_count(),
             "processor": platform.processor() or platform.machine(),
