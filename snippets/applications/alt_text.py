@@ -107,8 +107,10 @@ import matplotlib.pyplot as plt
 from vlmbook.book import figure, markdown
 
 LABELS = {
-    "ko": {"truth": "정답", "model": "모델", "confidence": "신뢰도", "flagged": "검토 필요", "accepted": "통과"},
-    "en": {"truth": "truth", "model": "model", "confidence": "confidence", "flagged": "flagged", "accepted": "accepted"},
+    "ko": {"truth": "정답", "model": "모델", "confidence": "신뢰도", "flagged": "검토 필요", "accepted": "통과",
+           "right": "맞음", "wrong": "틀림"},
+    "en": {"truth": "truth", "model": "model", "confidence": "confidence", "flagged": "flagged", "accepted": "accepted",
+           "right": "right", "wrong": "wrong"},
 }
 # Show the four least confident captions beside the four most confident ones.
 order = confidence.argsort().tolist()
@@ -126,7 +128,7 @@ def draw_alt_text_grid(lang: str):
         ax.set_axis_off()
         lines = [textwrap.fill(f"{labels['truth']}: {scenes[i].captions[0]}", 28),
                  textwrap.fill(f"{labels['model']}: {captions[i]}", 28),
-                 f"{labels['confidence']} {score:.2f} ({status})"]
+                 f"{labels['confidence']} {score:.2f} ({status}), {labels['right' if right[i] else 'wrong']}"]
         ax.set_title("\n".join(lines), fontsize=8, loc="left", color="black" if right[i] else "#b00020")
     fig.tight_layout()
     return fig
@@ -159,3 +161,10 @@ def confidence_auc(lang: str) -> str:
 @markdown("applications-alt-text-scenes")
 def scene_count(lang: str) -> str:
     return f"{len(scenes)}"
+
+
+@markdown("applications-transformers-version")
+def transformers_version(lang: str) -> str:
+    import transformers
+
+    return transformers.__version__

@@ -14,10 +14,10 @@ from vlmbook.shapesworld import ShapesWorld
 
 classifier = pipeline("zero-shot-image-classification", model=vlmbook.checkpoint("clip"))
 two_objects = ShapesWorld("test", min_objects=2, max_objects=2, seed=0)[0]
-in_scene = [f"{obj.color} {obj.shape}" for obj in two_objects.objects]  # both objects' labels are right
-labels = in_scene + [label for label in ["red square", "green triangle", "blue circle", "orange circle"]
-                     if label not in in_scene]
-results = classifier(two_objects.image, candidate_labels=labels, hypothesis_template="a large {}")
+in_scene = [f"{obj.size} {obj.color} {obj.shape}" for obj in two_objects.objects]  # both objects' labels are right
+others = ["large red square", "small green triangle", "large blue circle", "small orange circle"]
+labels = in_scene + [label for label in others if label not in in_scene]
+results = classifier(two_objects.image, candidate_labels=labels, hypothesis_template="a {}")
 print(two_objects.captions[0])
 for result in results[:3]:
     print(f"  {result['label']:<16} {result['score']:.2f}")
@@ -100,13 +100,23 @@ for split, (precision, recall, f1) in measured.items():
 # --8<-- [end:threshold]
 
 # --8<-- [start:per_tag]
+import math
+
 per_tag = []  # (tag, test precision, test recall, test_heldout precision, test_heldout recall)
 for t, tag in enumerate(TAGS):
     test_precision, test_recall, _ = precision_recall(test_scores[:, t] >= threshold, test_truth[:, t])
     new_precision, new_recall, _ = precision_recall(new_scores[:, t] >= threshold, new_truth[:, t])
     per_tag.append((tag, test_precision, test_recall, new_precision, new_recall))
+
+
+def percent(value: float) -> str:
+    """A rate as a percentage; a dash where it is undefined (NaN)."""
+    return "—" if math.isnan(value) else f"{value:.1%}"
+
+
+print(f"{'tag':<9}" + "".join(f" {name:>10}" for name in ("test P", "test R", "heldout P", "heldout R")))
 for tag, *values in per_tag:
-    print(f"{tag:<9}" + "".join(f" {value:>7.1%}" for value in values))
+    print(f"{tag:<9}" + "".join(f" {percent(value):>10}" for value in values))
 # --8<-- [end:per_tag]
 
 # --8<-- [start:figure]
@@ -143,9 +153,6 @@ def draw_threshold(lang: str):
     return fig
 # --8<-- [end:figure]
 
-
-def percent(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.1%}"
 
 
 @markdown("applications-tagging-table")
