@@ -167,3 +167,17 @@ def test_hangul_web_font_served_by_site(built_site):
     for lang in ("", "en/"):
         html = (built_site.path / lang / "index.html").read_text(encoding="utf-8")
         assert "assets/stylesheets/book.css" in html
+
+
+def test_hangul_web_font_covers_every_built_page(built_site):
+    """Every Hangul character of the built pages, generated tables included, is in the subset."""
+    from fontTools.ttLib import TTFont
+
+    from vlmbook.book.webfont import hangul_characters
+
+    font = TTFont(built_site.path / "assets" / "fonts" / "book-hangul.woff")
+    covered = set(font.getBestCmap())
+    pages = [path.read_text(encoding="utf-8") for path in built_site.path.rglob("*.html")]
+    missing = [char for char in hangul_characters(pages) if ord(char) not in covered]
+    assert missing == [], f"Hangul missing from the web font subset: {''.join(missing)}"
+

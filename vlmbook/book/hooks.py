@@ -34,6 +34,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from html import escape
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -213,15 +214,23 @@ def _fix_notebook_files(files: Files, config) -> None:
                 file.alternates[lang] = alternate
 
 
-def _add_web_font(files: Files, config) -> None:
+def _add_web_font(files: Files, config, generated_texts: Iterable[str]) -> None:
     """Add the Hangul web font and its stylesheet to the site root.
 
     Every edition's pages load them from the root, so only the default
-    edition's build writes them.
+    edition's build writes them. The subset covers the page sources and the
+    generated Markdown, since a generated table can hold Hangul that no
+    source file has.
     """
     import material
 
     texts = [p.read_text(encoding="utf-8") for p in source_pages(Path(config.docs_dir))]
+    texts.extend(generated_texts)
+    # Pages also show code that `--8<--` includes from the snippet folders.
+    project = Path(config.config_file_path).parent
+    snippet_folders = config.mdx_configs.get("pymdownx.snippets", {}).get("base_path", [])
+    for folder in [snippet_folders] if isinstance(snippet_folders, str) else snippet_folders:
+        texts.extend(path.read_text(encoding="utf-8") for path in sorted((project / folder).rglob("*.py")))
     texts.append(Path(config.config_file_path).read_text(encoding="utf-8"))
     interface = Path(material.__file__).parent / "templates" / "partials" / "languages" / "ko.html"
     if interface.is_file():
@@ -306,13 +315,13 @@ def on_files(files: Files, config) -> Files:
     language = _current_language(config)
     prefix = "" if language == LANGUAGES[0] else f"{language}/"
     _BuildState.language = language
-    if language == LANGUAGES[0]:
-        _add_web_font(files, config)
     _BuildState.figures = {}
     _BuildState.markdown = {}
     _BuildState.notebook_renders = {}
     if not _execution_enabled():
         _add_stand_ins(files, config, prefix)
+        if language == LANGUAGES[0]:
+            _add_web_font(files, config, _BuildState.markdown.values())
         return files
     owners: dict[str, str] = {}
     for result in _run_generators(config):
@@ -334,6 +343,8 @@ def on_files(files: Files, config) -> Files:
             figure = File.generated(config, f"figures/{file_name}", abs_src_path=str(path))
             figure.dest_uri = f"{prefix}figures/{file_name}"
             files.append(figure)
+    if language == LANGUAGES[0]:
+        _add_web_font(files, config, _BuildState.markdown.values())
     return files
 
 
