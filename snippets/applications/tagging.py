@@ -20,7 +20,7 @@ labels = in_scene + [label for label in others if label not in in_scene]
 results = classifier(two_objects.image, candidate_labels=labels, hypothesis_template="a {}")
 print(two_objects.captions[0])
 for result in results[:3]:
-    print(f"  {result['label']:<16} {result['score']:.2f}")
+    print(f"  {result['label']:<22} {result['score']:.2f}")
 print(f"sum over all {len(results)} labels: {sum(result['score'] for result in results):.2f}")
 # --8<-- [end:pipeline]
 
