@@ -88,7 +88,7 @@ from vlmbook.shapesworld import SEEN_PAIRS, SIZES
 
 
 def contains(scene, size: str, color: str, shape: str) -> bool:
-    """Whether the scene holds an object of this size, color and shape: the ground truth of a query."""
+    """Return whether the scene contains an object of this size, color and shape (a query's ground truth)."""
     return any((obj.size, obj.color, obj.shape) == (size, color, shape) for obj in scene.objects)
 
 

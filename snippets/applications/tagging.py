@@ -56,7 +56,7 @@ def tag_scores(scenes: list) -> torch.Tensor:
 
 
 def tag_truth(scenes: list) -> torch.Tensor:
-    """Whether each tag is true of the scene's objects (N, N_tag), from the ground truth."""
+    """Return whether each tag is true of each scene's objects, from the ground truth: (N, N_tag)."""
     return torch.tensor([[any(tag in (obj.color, obj.shape, obj.size) for obj in scene.objects) for tag in TAGS]
                          for scene in scenes])
 
@@ -110,7 +110,7 @@ for t, tag in enumerate(TAGS):
 
 
 def percent(value: float) -> str:
-    """A rate as a percentage; a dash where it is undefined (NaN)."""
+    """Format a rate as a percentage, or as a dash when it is undefined (NaN)."""
     return "—" if math.isnan(value) else f"{value:.1%}"
 
 
