@@ -212,3 +212,15 @@ def test_no_remote_code_in_project():
                 if re.search(r"trust_remote_code\s*=\s*True|trust_remote_code\"?\s*:\s*true", line):
                     offenders.append(f"{path.relative_to(root)}:{number}")
     assert offenders == []
+
+
+def test_from_scratch_reader_rejects_symlink_escaping_folder(clip_copy, tmp_path):
+    """The from-scratch models read weights themselves; they refuse the same escaping symlink."""
+    from vlmbook.transformer import read_hf_folder
+
+    config, state_dict = read_hf_folder(clip_copy)
+    assert config["model_type"] == "clip" and "logit_scale" in state_dict
+    (clip_copy / "model.safetensors").rename(tmp_path / "elsewhere.safetensors")
+    (clip_copy / "model.safetensors").symlink_to(Path("..") / "elsewhere.safetensors")
+    with pytest.raises(CheckpointError, match="outside the folder"):
+        read_hf_folder(clip_copy)

@@ -105,20 +105,25 @@ def _inside(folder: Path, relative_name: str) -> bool:
     return resolved == folder or folder in resolved.parents
 
 
-def verify_checkpoint(folder: str | Path) -> Path:
-    """Check that a checkpoint folder is complete and safe to load; return its resolved path."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"checkpoint folder {folder} does not exist or is not a folder")
+def reject_escaping_symlinks(folder: Path) -> Path:
+    """Raise CheckpointError if a file in `folder` is a symlink that leads outside it; return the resolved folder."""
     root = folder.resolve()
-
-    # No file may lead outside the folder: symlinks out, or names with "..".
     for entry in folder.iterdir():
         if entry.is_symlink() and not _inside(root, os.readlink(entry)):
             raise CheckpointError(
                 f"{entry.name} in checkpoint folder {folder} is a symlink to {os.readlink(entry)}, "
                 "outside the folder; copy the file into the folder instead"
             )
+    return root
+
+
+def verify_checkpoint(folder: str | Path) -> Path:
+    """Check that a checkpoint folder is complete and safe to load; return its resolved path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"checkpoint folder {folder} does not exist or is not a folder")
+    # No file may lead outside the folder: symlinks out, or shard names with "..".
+    root = reject_escaping_symlinks(folder)
     index_file = folder / (WEIGHTS_FILE + ".index.json")
     shard_names = set()
     if index_file.is_file():

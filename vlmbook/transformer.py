@@ -138,8 +138,11 @@ def read_hf_folder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """Read ``config.json`` and every ``*.safetensors`` shard of a Hugging Face model folder.
 
     The from-scratch models share this reader; each maps the parameter names itself.
+    As `vlmbook.load_checkpoint` does, it refuses a symlink that leads outside the folder.
     """
     from safetensors.torch import load_file
+
+    from vlmbook.checkpoints import reject_escaping_symlinks
 
     folder = Path(folder)
     config_path = folder / "config.json"
@@ -148,6 +151,7 @@ def read_hf_folder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
         raise FileNotFoundError(
             f"{folder} has no config.json and *.safetensors; pass a folder written by save_pretrained"
         )
+    reject_escaping_symlinks(folder)
     state_dict: dict[str, torch.Tensor] = {}
     for shard in shards:
         state_dict.update(load_file(shard))
