@@ -53,8 +53,6 @@ def test_record_has_command_seed_and_timing(name):
 # Bars that the shipped checkpoints do not reach yet. strict=True: once a retrained checkpoint
 # reaches its bar, the test fails until its entry here is removed.
 KNOWN_MISSES = {
-    ("blip-vqa", "vqa_accuracy_color"): "0.872 on 500 test scenes",
-    ("blip-vqa", "vqa_accuracy_shape"): "0.666 on 500 test scenes",
     ("llava", "answer_accuracy_all"): "0.753 on 500 test scenes",
 }
 BAR_CASES = [
