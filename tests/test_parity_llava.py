@@ -146,6 +146,25 @@ def test_llava_full_strategy_keeps_cls(tmp_path):
     assert gap < TOLERANCE, f"full strategy: max abs diff {gap:.2e}"
 
 
+def test_llava_feature_layer_list_concatenates(tmp_path):
+    """A list of vision_feature_layer values concatenates the layers' features, as in transformers."""
+    torch.manual_seed(4)
+    config = tiny_llava_config(vision_feature_layer=[-2, -1], vision_feature_select_strategy="full")
+    hf = transformers.LlavaForConditionalGeneration(config).eval()
+    hf.save_pretrained(tmp_path)
+    model = Llava.from_pretrained(tmp_path)
+    inputs = make_prompts(batch=2)
+    inputs["input_ids"] = torch.cat([inputs["input_ids"][:, :4], torch.full((2, 1), IMAGE_TOKEN), inputs["input_ids"][:, 4:]], 1)
+    with torch.no_grad():
+        mine = model.image_features(inputs["pixel_values"])
+        theirs = torch.stack(list(hf.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output))
+        gap = max_gap(model(**inputs).logits, hf(**inputs).logits)
+    assert model.config.vision_feature_layer == (-2, -1)
+    assert model.projector.linear_1.in_features == 2 * config.vision_config.hidden_size
+    assert max_gap(mine, theirs) < TOLERANCE
+    assert gap < TOLERANCE, f"two feature layers: max abs diff {gap:.2e}"
+
+
 def test_llava_placeholder_count_mismatch_raises(ours):
     """A prompt whose image-token count does not match the images is rejected before the decoder runs."""
     inputs = make_prompts(batch=1)

@@ -38,7 +38,9 @@ class LlavaConfig:
     """Sizes of a LLaVA model. Defaults are the ``tiny`` preset trained on ShapesWorld."""
 
     vision: ViTConfig = field(default_factory=ViTConfig.tiny)  # a CLIP vision tower
-    vision_feature_layer: int = -2  # the second-to-last layer, whose features the LLaVA paper finds more local
+    # The second-to-last layer, whose features the LLaVA paper finds more local. A tuple of layers
+    # concatenates their features along the width, as `transformers` allows.
+    vision_feature_layer: int | tuple[int, ...] = -2
     keep_cls_token: bool = False  # the "default" strategy drops CLS; "full" keeps it
     vocab_size: int = 64  # ShapesWorld words, special tokens and the image placeholder
     text_width: int = 64  # D_txt
@@ -81,10 +83,12 @@ class LlavaConfig:
         text = hf.get("text_config", {})
         feature_layer = hf.get("vision_feature_layer", -2)
         strategy = hf.get("vision_feature_select_strategy", "default")
-        if not isinstance(feature_layer, int) or strategy not in ("default", "full"):
+        if isinstance(feature_layer, list) and feature_layer and all(isinstance(i, int) for i in feature_layer):
+            feature_layer = tuple(feature_layer)
+        if not isinstance(feature_layer, (int, tuple)) or strategy not in ("default", "full"):
             raise ValueError(
                 f"vision_feature_layer={feature_layer!r} with strategy {strategy!r} is not supported; "
-                "this implementation reads one layer with the 'default' or 'full' strategy"
+                "this implementation reads one layer or a list of layers with the 'default' or 'full' strategy"
             )
         heads = text.get("num_attention_heads", 32)
         head_dim = text.get("head_dim") or text.get("hidden_size", 4096) // heads
@@ -173,11 +177,13 @@ class Projector(nn.Module):
 
     def __init__(self, config: LlavaConfig):
         super().__init__()
-        self.linear_1 = nn.Linear(config.vision.width, config.text_width, bias=config.projector_bias)
+        layers = config.vision_feature_layer
+        in_width = config.vision.width * (1 if isinstance(layers, int) else len(layers))  # L * D_img for L layers
+        self.linear_1 = nn.Linear(in_width, config.text_width, bias=config.projector_bias)
         self.linear_2 = nn.Linear(config.text_width, config.text_width, bias=config.projector_bias)
 
     def forward(self, image_features: torch.Tensor) -> torch.Tensor:
-        return self.linear_2(F.gelu(self.linear_1(image_features)))  # (B, N_img, D_img) -> (B, N_img, D_txt)
+        return self.linear_2(F.gelu(self.linear_1(image_features)))  # (B, N_img, L * D_img) -> (B, N_img, D_txt)
 # --8<-- [end:projector]
 
 
@@ -209,9 +215,13 @@ class Llava(nn.Module):
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Project the patch features of the chosen vision layer into the decoder's space."""
         hidden_states = self.vision(pixel_values).hidden_states  # embeddings, then one per layer
-        features = hidden_states[self.config.vision_feature_layer]  # (B, 1 + N_patch, D_img)
+        layers = self.config.vision_feature_layer
+        if isinstance(layers, int):
+            features = hidden_states[layers]  # (B, 1 + N_patch, D_img), L = 1
+        else:
+            features = torch.cat([hidden_states[i] for i in layers], dim=-1)  # (B, 1 + N_patch, L * D_img)
         if not self.config.keep_cls_token:
-            features = features[:, 1:]  # (B, N_patch, D_img): only the patches
+            features = features[:, 1:]  # (B, N_patch, L * D_img): only the patches
         return self.projector(features)  # (B, N_img, D_txt)
     # --8<-- [end:image_features]
 

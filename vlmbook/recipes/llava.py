@@ -1,7 +1,8 @@
 """LLaVA recipe: visual instruction tuning of a tiny LLaVA on ShapesWorld questions.
 
-A CLIP vision tower encodes the image into 65 tokens (CLS and 64 patches),
-a 2-layer MLP projects them to the decoder's width, and they replace the
+A CLIP vision tower encodes the image into 65 tokens (CLS and 64 patches,
+with the features of both tower layers concatenated), a 2-layer MLP
+projects them to the decoder's width, and they replace the
 65 ``<image>`` tokens of the prompt (Liu et al., 2023, "Visual Instruction Tuning",
 Section 4.1). Each training sequence is a multi-turn conversation with one
 turn per question of the scene, as in LLaVA's instruction data, and only
