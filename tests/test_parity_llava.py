@@ -12,7 +12,7 @@ import torch
 import transformers
 
 from vlmbook.attention import set_fast_attention
-from vlmbook.llava import Llava
+from vlmbook.llava import Llava, LlavaConfig
 
 TOLERANCE = 1e-5
 IMAGE_TOKEN = 98
@@ -146,15 +146,18 @@ def test_llava_full_strategy_keeps_cls(tmp_path):
     assert gap < TOLERANCE, f"full strategy: max abs diff {gap:.2e}"
 
 
-def test_llava_feature_layer_list_concatenates(tmp_path):
+@pytest.mark.parametrize("strategy", ["default", "full"])
+def test_llava_feature_layer_list_concatenates(tmp_path, strategy):
     """A list of vision_feature_layer values concatenates the layers' features, as in transformers."""
     torch.manual_seed(4)
-    config = tiny_llava_config(vision_feature_layer=[-2, -1], vision_feature_select_strategy="full")
+    config = tiny_llava_config(vision_feature_layer=[-2, -1], vision_feature_select_strategy=strategy)
     hf = transformers.LlavaForConditionalGeneration(config).eval()
     hf.save_pretrained(tmp_path)
     model = Llava.from_pretrained(tmp_path)
     inputs = make_prompts(batch=2)
-    inputs["input_ids"] = torch.cat([inputs["input_ids"][:, :4], torch.full((2, 1), IMAGE_TOKEN), inputs["input_ids"][:, 4:]], 1)
+    if strategy == "full":  # one more placeholder, for the CLS token
+        cls_placeholder = torch.full((2, 1), IMAGE_TOKEN)
+        inputs["input_ids"] = torch.cat([inputs["input_ids"][:, :4], cls_placeholder, inputs["input_ids"][:, 4:]], 1)
     with torch.no_grad():
         mine = model.image_features(inputs["pixel_values"])
         theirs = torch.stack(list(hf.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output))
@@ -163,6 +166,12 @@ def test_llava_feature_layer_list_concatenates(tmp_path):
     assert model.projector.linear_1.in_features == 2 * config.vision_config.hidden_size
     assert max_gap(mine, theirs) < TOLERANCE
     assert gap < TOLERANCE, f"two feature layers: max abs diff {gap:.2e}"
+
+
+@pytest.mark.parametrize("layers", [[], [-1, "last"], "last", None])
+def test_llava_config_rejects_bad_feature_layers(layers):
+    with pytest.raises(ValueError, match="vision_feature_layer"):
+        LlavaConfig.from_hf({"vision_feature_layer": layers})
 
 
 def test_llava_placeholder_count_mismatch_raises(ours):

@@ -16,6 +16,7 @@ Shape legend:
     T          prompt positions, image placeholders included
     N_img      image tokens per image (N_patch, or 1 + N_patch with the CLS token)
     D_img      vision tower width;  D_txt language model width
+    L          vision layers whose features are concatenated (vision_feature_layer)
     V          vocabulary size
 """
 
@@ -173,7 +174,7 @@ class LlamaDecoder(nn.Module):
 
 # --8<-- [start:projector]
 class Projector(nn.Module):
-    """LLaVA-1.5's vision-language connector: Linear-GELU-Linear from D_img to D_txt."""
+    """LLaVA-1.5's vision-language connector: Linear-GELU-Linear from L * D_img to D_txt (L feature layers)."""
 
     def __init__(self, config: LlavaConfig):
         super().__init__()
@@ -213,7 +214,7 @@ class Llava(nn.Module):
 
     # --8<-- [start:image_features]
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Project the patch features of the chosen vision layer into the decoder's space."""
+        """Project the features of the chosen vision layers (concatenated) into the decoder's space."""
         hidden_states = self.vision(pixel_values).hidden_states  # embeddings, then one per layer
         layers = self.config.vision_feature_layer
         if isinstance(layers, int):

@@ -138,7 +138,7 @@ class BlipVqaRecipe(BlipRecipe):
 
     name = "blip-vqa"
     quick_eval_size = 32
-    questions_per_scene = 3  # of a scene's six; each one is its own (image, question, answer) example
+    questions_per_scene = 3  # of a scene's five or six; each one is its own (image, question, answer) example
 
     def __init__(self, seed: int = 0, init_from: str | None = None):
         super().__init__(seed, init_from)
