@@ -49,6 +49,8 @@ TEXT = {
         "fast_ratio": "빠른 경로 / `transformers`", "with_cache": "캐시 사용(초)",
         "without_cache": "캐시 없음(초)", "speedup": "속도 향상", "x": "{value:.1f}배",
         "figure_x": "실행 시간(초, 벽시계)", "figure_title": "처음부터 빌드할 때 생성기와 노트북의 실행 시간",
+        "recipe": "레시피", "steps_batch": "스텝 수 × 배치(장면)", "step_seconds": "스텝당 초",
+        "projected": "예상 학습 시간(초)",
     },
     "en": {
         "measurement": "measurement", "wall": "wall clock (s)", "cpu": "CPU time (s)",
@@ -76,6 +78,8 @@ TEXT = {
         "fast_ratio": "fast path / `transformers`", "with_cache": "with cache (s)",
         "without_cache": "without cache (s)", "speedup": "speed-up", "x": "{value:.1f}x",
         "figure_x": "run time (s, wall clock)", "figure_title": "Generators and notebooks in a cold build",
+        "recipe": "recipe", "steps_batch": "steps × batch (scenes)", "step_seconds": "seconds per step",
+        "projected": "projected training time (s)",
     },
 }
 
@@ -83,6 +87,7 @@ TEXT = {
 SCRIPTS = {
     "build_speed.json": "build_speed.py",
     "clip.json": "clip_time_to_accuracy.py",
+    "recipe_time.json": "recipe_time.py",
     "shapesworld.json": "shapesworld_throughput.py",
     "forward_speed.json": "forward_speed.py",
     "kv_cache.json": "kv_cache.py",
@@ -226,6 +231,28 @@ def training_table(lang: str) -> str:
         number(results.get("fraction_of_matmul_throughput"), 2),
     ]
     return table(header, [row])
+
+
+@markdown("performance-recipe-time-table")
+def recipe_time_table(lang: str) -> str:
+    text = TEXT[lang]
+    results = load("recipe_time.json")
+    if results is None:
+        return text["not_measured"]
+    goal = results.get("goal_seconds")
+    rows = []
+    for name, row in results.get("recipes", {}).items():
+        projected = row.get("projected_seconds")
+        met = isinstance(projected, (int, float)) and isinstance(goal, (int, float)) and projected <= goal
+        rows.append([
+            f"`{name}`",
+            f"{row.get('max_steps', MISSING)} × {row.get('batch_size', MISSING)}",
+            number(row.get("seconds_per_step"), 3),
+            number(projected, 1),
+            f"{text['at_most_seconds'].format(value=number(goal, 0))} ({status(met, text)})",
+        ])
+    header = [text["recipe"], text["steps_batch"], text["step_seconds"], text["projected"], text["goal"]]
+    return table(header, rows)
 
 
 @markdown("performance-shapesworld-table")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from sitetools import LOCAL_SITE_URL
 
@@ -109,7 +110,8 @@ def test_korean_search_finds_korean_page(page, site_server, built_site):
     assert "대조 학습" in top, f"{found[0]}: the top result does not contain the query"
 
     # Both editions show the same generator code, which carries the Korean figure
-    # labels, so an English page may match, but only through its code blocks.
+    # labels. Code blocks are not indexed, but plain-text blocks are, so an English
+    # page may still match through them; its prose must not.
     for url in found:
         # The English glossary lists each term's Korean name on purpose.
         if not url.startswith("/en/") or url == "/en/appendix/glossary/":
@@ -135,6 +137,12 @@ def test_every_page_loads_cleanly(page, built_site, site_server):
         response = page.goto(url)
         assert response is not None and response.ok, url
         page.wait_for_load_state("load")
+        # Figures load lazily (loading="lazy"); ask for all of them, then check that each arrived.
+        page.eval_on_selector_all("img[loading=lazy]", "imgs => imgs.forEach(i => { i.loading = 'eager'; })")
+        try:
+            page.wait_for_function("[...document.images].every(i => i.complete)", timeout=15000)
+        except PlaywrightTimeoutError:
+            pass  # the check below names the images that did not arrive
         broken = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
         )

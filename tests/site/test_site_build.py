@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -159,10 +161,10 @@ def test_notebook_language_switcher(built_site):
 
 
 def test_hangul_web_font_served_by_site(built_site):
-    font = built_site.path / "assets" / "fonts" / "book-hangul.woff"
+    font = built_site.path / "assets" / "fonts" / "book-hangul.woff2"
     stylesheet = (built_site.path / "assets" / "stylesheets" / "book.css").read_text(encoding="utf-8")
-    assert font.read_bytes()[:4] == b"wOFF"
-    assert 'url("../fonts/book-hangul.woff")' in stylesheet
+    assert font.read_bytes()[:4] == b"wOF2"
+    assert 'url("../fonts/book-hangul.woff2")' in stylesheet
     assert "U+AC00-D7AF" in stylesheet
     for lang in ("", "en/"):
         html = (built_site.path / lang / "index.html").read_text(encoding="utf-8")
@@ -175,9 +177,50 @@ def test_hangul_web_font_covers_every_built_page(built_site):
 
     from vlmbook.book.webfont import hangul_characters
 
-    font = TTFont(built_site.path / "assets" / "fonts" / "book-hangul.woff")
+    font = TTFont(built_site.path / "assets" / "fonts" / "book-hangul.woff2")
     covered = set(font.getBestCmap())
     pages = [path.read_text(encoding="utf-8") for path in built_site.path.rglob("*.html")]
     missing = [char for char in hangul_characters(pages) if ord(char) not in covered]
     assert missing == [], f"Hangul missing from the web font subset: {''.join(missing)}"
 
+
+@pytest.mark.parametrize(
+    "block, excluded",
+    [
+        ('<div class="language-python highlight"><pre>', True),
+        ('<div class="language-console highlight"><pre>', True),
+        ('<div class="highlight-ipynb hl-python" tabindex="0"><pre>', True),
+        ('<div class="jp-RenderedText jp-OutputArea-output" data-mime-type="text/plain">', True),
+        ('<div class="language-text highlight"><pre>', False),  # error messages stay searchable
+        ('<div class="doc-signature highlight"><pre>', False),  # API signatures stay searchable
+        ('<div class="highlighttable">', False),
+        ('<div class="admonition note">', False),
+    ],
+)
+def test_search_exclusion_marks_code_blocks_only(block, excluded):
+    from vlmbook.book.hooks import _exclude_code_from_search
+
+    marked = _exclude_code_from_search(f"<p>prose</p>{block}code")
+    assert marked.count('data-search-exclude="code"') == int(excluded), marked
+    assert marked.startswith("<p>prose</p>")
+    assert marked.endswith("code")
+
+
+def test_search_index_leaves_out_code_blocks(built_site):
+    """Python code stays out of the index; prose, inline code and plain-text blocks stay in."""
+    index = json.loads((built_site.path / "search" / "search_index.json").read_text(encoding="utf-8"))
+    clip_docs = [doc["text"] for doc in index["docs"] if doc["location"].startswith("clip/")]
+    clip_text = re.sub(r"<[^>]+>", "", " ".join(clip_docs))
+    assert "대조 학습" in clip_text
+    assert sum("<code>" in doc["text"] for doc in index["docs"]) > 50  # inline code in prose
+
+    # The longest line of each Python block on the page is nowhere in the page's index entries.
+    html = (built_site.path / "clip" / "index.html").read_text(encoding="utf-8")
+    blocks = re.findall(r'<div class="language-python highlight"><pre.*?</pre>', html, flags=re.DOTALL)
+    assert len(blocks) > 10
+    longest = [max(unescape(re.sub(r"<[^>]+>", "", block)).splitlines(), key=len).strip() for block in blocks]
+    indexed = [line for line in longest if unescape(line) in unescape(clip_text)]
+    assert indexed == [], f"Python code in the search index: {indexed[:3]}"
+
+    # The attribute is only a marker for the index; the page does not keep it.
+    assert "data-search-exclude" not in html
