@@ -561,7 +561,8 @@ def _add_figure_sizes(html: str) -> str:
     size known, ``loading="lazy"`` costs no layout shift: a chapter's figures
     (about 500 KB on the CLIP page) no longer compete with the text and the
     font for the first paint. The page's first figure stays eager, because it
-    may be in the first screen (the home page's is its largest element).
+    may be in the first screen, where loading it lazily would delay the
+    page's largest paint.
     """
     seen = 0
 
