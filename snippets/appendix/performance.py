@@ -117,6 +117,13 @@ def status(met, text: dict) -> str:
     return text["met"] if met else text["missed"]
 
 
+def goal_met(value, goal, at_most: bool = True) -> bool:
+    """Return whether `value` is at most (or, with at_most=False, at least) `goal`; False if either is missing."""
+    if not (isinstance(value, (int, float)) and isinstance(goal, (int, float))):
+        return False
+    return value <= goal if at_most else value >= goal
+
+
 def goal_status(results: dict, prefix: str, text: dict):
     """Return the met/missed word of the first goal whose name starts with `prefix`."""
     for name, met in results.get("goals", {}).items():
@@ -220,7 +227,7 @@ def training_table(lang: str) -> str:
               text["goal"], text["fraction"]]
     seconds = results.get("seconds_to_target")
     goal = results.get("goal_seconds")
-    met = isinstance(seconds, (int, float)) and isinstance(goal, (int, float)) and seconds <= goal
+    met = goal_met(seconds, goal)
     row = [
         f"{target:.0%}" if isinstance(target, (int, float)) else MISSING,
         text["yes"] if results.get("reached") is True else text["no"],
@@ -243,7 +250,7 @@ def recipe_time_table(lang: str) -> str:
     rows = []
     for name, row in results.get("recipes", {}).items():
         projected = row.get("projected_seconds")
-        met = isinstance(projected, (int, float)) and isinstance(goal, (int, float)) and projected <= goal
+        met = goal_met(projected, goal)
         rows.append([
             f"`{name}`",
             f"{row.get('max_steps', MISSING)} × {row.get('batch_size', MISSING)}",
@@ -281,7 +288,7 @@ def forward_table(lang: str) -> str:
     rows = []
     for model, row in results.get("models", {}).items():
         ratio = row.get("fast_ratio")
-        met = isinstance(ratio, (int, float)) and isinstance(goal, (int, float)) and ratio <= goal
+        met = goal_met(ratio, goal)
         rows.append([model, number(row.get("transformers_ms"), 1), number(row.get("fast_ms"), 1),
                      number(row.get("manual_ms"), 1), number(ratio), f"≤ {number(goal, 1)} ({status(met, text)})"])
     header = [text["model"], text["transformers_ms"], text["fast_ms"], text["manual_ms"], text["fast_ratio"],
@@ -299,7 +306,7 @@ def kv_table(lang: str) -> str:
     rows = []
     for model, row in results.get("models", {}).items():
         speedup = row.get("speedup")
-        met = isinstance(speedup, (int, float)) and isinstance(goal, (int, float)) and speedup >= goal
+        met = goal_met(speedup, goal, at_most=False)
         rows.append([model, number(row.get("with_cache_s")), number(row.get("without_cache_s")),
                      text["x"].format(value=speedup) if isinstance(speedup, (int, float)) else MISSING,
                      f"≥ {number(goal, 1)} ({status(met, text)})"])
