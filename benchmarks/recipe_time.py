@@ -15,7 +15,7 @@ script times a short run of each and projects the full one, in one run:
    saving of the files are left out.
 
 The goal is 3 minutes per recipe on 2 cores, so the default is 2 torch
-threads; the recorded commands of the shipped checkpoints used 1.
+threads. The recorded commands of the shipped checkpoints used 1.
 NOTE: a projection, not a full run: it assumes that a step costs the same
 throughout, which is close to true here because every batch has the same
 size and nearly the same sequence lengths.

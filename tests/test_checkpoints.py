@@ -219,7 +219,8 @@ def test_from_scratch_reader_rejects_symlink_escaping_folder(clip_copy, tmp_path
     from vlmbook.transformer import read_hf_folder
 
     config, state_dict = read_hf_folder(clip_copy)
-    assert config["model_type"] == "clip" and "logit_scale" in state_dict
+    assert config["model_type"] == "clip"
+    assert "logit_scale" in state_dict
     (clip_copy / "model.safetensors").rename(tmp_path / "elsewhere.safetensors")
     (clip_copy / "model.safetensors").symlink_to(Path("..") / "elsewhere.safetensors")
     with pytest.raises(CheckpointError, match="outside the folder"):

@@ -115,9 +115,9 @@ def score_page(url: str, output_dir: Path) -> dict:
 def median_run(url: str, output_dir: Path, runs: int) -> dict:
     """Score `url` `runs` times; return the run with the median performance score, and all scores.
 
-    Lighthouse's scores vary from run to run with the machine's load, and its
-    documentation advises the median of several runs (an odd count, so the
-    median is one real run).
+    Lighthouse's scores vary from run to run with the machine's load, so the
+    median of an odd number of runs, itself one real run, is steadier than any
+    single run.
     """
     results = []
     for run in range(runs):
