@@ -114,6 +114,42 @@ def test_blip_decoder_inputs_start_with_dec():
     assert ((batch["labels"] == -100) == (batch["attention_mask"] == 0)).all()
 
 
+def test_vqa_shared_image_encoding_matches_repeats():
+    recipe = get_recipe("blip-vqa")
+    model, _ = recipe.build()
+    batch = recipe.make_batch([0, 1, 2, 3])
+    questions = batch["input_ids"].shape[0]
+    assert batch["pixel_values"].shape[0] == 4
+    assert batch["image_index"].tolist() == [i for i in range(4) for _ in range(recipe.questions_per_scene)]
+    assert questions == 4 * recipe.questions_per_scene
+
+    encoded_batch_sizes = []
+    model.vision_model.register_forward_pre_hook(
+        lambda module, args, kwargs: encoded_batch_sizes.append(kwargs["pixel_values"].shape[0]), with_kwargs=True
+    )
+    shared_loss = recipe.compute_loss(model, batch)
+    shared_loss.backward()
+    shared_grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+
+    # Reference: the plain model call with each scene's image repeated once per question.
+    repeated = {key: value for key, value in batch.items() if key != "image_index"}
+    repeated["pixel_values"] = batch["pixel_values"][batch["image_index"]]  # (B*Q, 3, H, W)
+    reference_loss = model(**repeated).loss
+    reference_loss.backward()
+
+    torch.testing.assert_close(shared_loss, reference_loss)
+    assert shared_grads.keys() == {name for name, p in model.named_parameters() if p.grad is not None}
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            torch.testing.assert_close(shared_grads[name], p.grad, msg=lambda m: f"{name}: {m}")
+    assert encoded_batch_sizes == [4, questions]  # the shared pass encoded 4 images, the reference 12
+    # compute_loss leaves the batch unchanged and removes its hook, so the tower outputs one row per image again.
+    assert "image_index" in batch
+    with torch.no_grad():
+        assert model.vision_model(pixel_values=batch["pixel_values"]).last_hidden_state.shape[0] == 4
+
+
 def _short_run(name: str, seed: int, steps: int = 2):
     recipe = get_recipe(name, seed=0)
     recipe.settings.max_steps = steps

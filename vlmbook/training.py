@@ -145,7 +145,10 @@ def train(recipe: Recipe, seed: int = 0, max_seconds: float | None = None, log=p
     local_batch_size = settings.batch_size // accelerator.num_processes
 
     # Optimizer: AdamW without weight decay on biases and norms, cosine schedule.
-    optimizer = torch.optim.AdamW(parameter_groups(model, settings), lr=settings.learning_rate, betas=(0.9, 0.98))
+    # foreach: each update operation runs once over all parameters instead of once per parameter.
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, settings), lr=settings.learning_rate, betas=(0.9, 0.98), foreach=True
+    )
     scheduler = get_cosine_schedule_with_warmup(optimizer, settings.warmup_steps, settings.max_steps)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
