@@ -138,11 +138,12 @@ def draw_accuracy(lang: str):
 from vlmbook.book import markdown
 
 
+# The first five rows are the metrics that POPE reports. The last row is this book's own summary.
 METRIC_NAMES = {
     "ko": {"accuracy": "정확도", "precision": "정밀도", "recall": "재현율", "f1": "F1",
-           "yes_ratio": "\"예\" 비율", "hallucination": "환각 비율"},
+           "yes_ratio": "\"예\" 비율", "hallucination": "환각 비율 (이 책의 지표)"},
     "en": {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
-           "yes_ratio": "\"yes\" ratio", "hallucination": "hallucination rate"},
+           "yes_ratio": "\"yes\" ratio", "hallucination": "hallucination rate (this book's metric)"},
 }
 
 
