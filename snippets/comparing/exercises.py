@@ -14,8 +14,8 @@ def transformer_passes(design: str, num_images: int, num_texts: int) -> int:
         return num_images + num_texts
     if design == "fusion encoder":  # each image once, then the text encoder once per pair
         return num_images + num_images * num_texts
-    if design == "projector + LLM":  # the language model reads image and text together, per pair
-        return num_images * num_texts
+    if design == "projector + LLM":  # the vision tower once per image, then the LLM once per pair
+        return num_images + num_images * num_texts  # each LLM pass reads all image tokens and the text
     raise ValueError(f"unknown design {design!r}; use 'dual encoder', 'fusion encoder' or 'projector + LLM'")
 
 

@@ -298,6 +298,20 @@ def num_scenes(lang: str) -> str:
     return str(NUM_SCENES)
 
 
+@markdown("comparing-retrieval-pool")
+def retrieval_pool(lang: str) -> str:
+    # The pools are RETRIEVAL_POOL scenes each, or fewer when fewer scenes are evaluated.
+    return str(min(RETRIEVAL_POOL, len(scenes)))
+
+
+@markdown("comparing-parameter-range")
+def parameter_range(lang: str) -> str:
+    smallest, largest = min(parameters.values()), max(parameters.values())
+    if lang == "ko":
+        return f"{smallest / 10_000:.0f}만–{largest / 10_000:.0f}만"
+    return f"{smallest / 1000:.0f}K–{largest / 1000:.0f}K"
+
+
 @markdown("comparing-num-classes")
 def num_classes(lang: str) -> str:
     return str(len(CLASSES))
