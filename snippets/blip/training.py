@@ -10,7 +10,7 @@ HEADLINE = {  # the metric that says the most about each task
     "blip-itm": "itm_roc_auc",
 }
 HEADERS = {
-    "ko": "| 체크포인트 | 학습 단계 | 학습 시간 | 파라미터 수 | 주요 지표 (`test`) |",
+    "ko": "| 체크포인트 | 학습 스텝 | 학습 시간 | 파라미터 수 | 주요 지표 (`test`) |",
     "en": "| checkpoint | steps | training time | parameters | headline metric (`test`) |",
 }
 
