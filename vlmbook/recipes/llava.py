@@ -49,10 +49,13 @@ def chat_prompt(processor, question: str) -> str:
 
 
 def hallucination_rate(predictions: list[str], answers: list[str], kinds: list[str]) -> float:
-    """Fraction of questions about an absent object that the model answers "yes".
+    """Return the fraction of questions about an absent object that the model answers "yes".
 
-    As in POPE (Li et al., 2023, arXiv 2305.10355): the question names a
-    color-shape pair that is not in the image, so "yes" is a hallucination.
+    The questions follow POPE's setup (Li et al., 2023, arXiv 2305.10355): the
+    question names a color-shape pair that is not in the image, so "yes" is a
+    hallucination. POPE itself reports accuracy, precision, recall, F1 and the
+    share of "yes" answers. This rate is the false-positive rate on the absent
+    objects, the book's own summary.
     """
     absent = [p for p, a, k in zip(predictions, answers, kinds) if k == "exists" and a == "no"]
     if not absent:
