@@ -10,6 +10,7 @@ from vlmbook.hf.processors import build_clip_processor, build_llava_processor, n
 from vlmbook.hf.tokenizer import build_tokenizer
 from vlmbook.recipes import get_recipe
 from vlmbook.recipes.llava import NUM_IMAGE_TOKENS
+from vlmbook.recipes.tokens import MemoizedTokenizer
 from vlmbook.recipes.warm_start import warm_start
 from vlmbook.shapesworld import ShapesWorld
 from vlmbook.training import RecipeSettings, parameter_groups, train
@@ -35,6 +36,27 @@ def test_llama_style_starts_with_bos_only():
     tokenizer = build_tokenizer(VOCABULARY, style="llama")
     tokens = tokenizer.convert_ids_to_tokens(tokenizer("a red circle").input_ids)
     assert tokens == ["<s>", "a", "red", "circle"]
+
+
+def test_memoized_tokenizer_matches_padded_call():
+    tokenizer = build_tokenizer(VOCABULARY, style="bert")
+    memoized = MemoizedTokenizer(tokenizer)
+    texts = ["a red circle", "a small red circle left of a large blue square", "what color is the circle?", "a red circle"]
+    expected = tokenizer(texts, padding=True, return_tensors="pt")
+    for _ in range(2):  # the second call reads every text from the memo
+        tokens = memoized(texts)
+        assert torch.equal(tokens.input_ids, expected.input_ids)
+        assert torch.equal(tokens.attention_mask, expected.attention_mask)
+        assert tokens.input_ids.dtype == expected.input_ids.dtype
+    shorter = memoized(texts[:1])
+    assert torch.equal(shorter.input_ids, tokenizer(texts[:1], padding=True, return_tensors="pt").input_ids)
+
+
+def test_memoized_tokenizer_rejects_left_padding():
+    tokenizer = build_tokenizer(VOCABULARY, style="bert")
+    tokenizer.padding_side = "left"
+    with pytest.raises(ValueError, match="padding_side"):
+        MemoizedTokenizer(tokenizer)
 
 
 def test_clip_pools_text_at_sep_token():
@@ -104,6 +126,19 @@ def test_llava_batch_trains_only_the_answers():
         for position in turn_starts:
             before = tokenizer.convert_ids_to_tokens(batch["input_ids"][row, position - 2 : position].tolist())
             assert before == ["assistant", ":"]
+
+
+def test_llava_memoized_batches_match_fresh():
+    warm = get_recipe("llava")
+    warm.build()
+    first = warm.make_batch([0, 1, 2, 3])
+    again = warm.make_batch([0, 1, 2, 3])  # every piece now comes from the memo
+    fresh = get_recipe("llava")
+    fresh.build()
+    reference = fresh.make_batch([0, 1, 2, 3])
+    for key in reference:
+        assert torch.equal(first[key], reference[key]), key
+        assert torch.equal(again[key], reference[key]), key
 
 
 def test_blip_decoder_inputs_start_with_dec():

@@ -34,6 +34,7 @@ from vlmbook.hf.processors import build_blip_processor, normalize_pixels
 from vlmbook.shapesworld import ShapesWorld
 from vlmbook.training import RecipeSettings
 from vlmbook.recipes.negatives import hard_negative
+from vlmbook.recipes.tokens import MemoizedTokenizer
 from vlmbook.recipes.warm_start import warm_start
 
 MAX_OBJECTS = 2  # captions name at most two objects and their relation
@@ -77,11 +78,13 @@ class BlipRecipe:
         self.init_from = init_from
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.tokenizer = None
+        self.memoized_tokenizer = None
         self._val_scenes = None
 
     def build(self):
         processor = build_blip_processor(self.world.vocabulary(), TINY.image_size, TINY.max_text_length)
         self.tokenizer = processor.tokenizer
+        self.memoized_tokenizer = MemoizedTokenizer(processor.tokenizer)
         model = build_model(self.name, len(processor.tokenizer))
         if self.init_from is not None:
             samples = normalize_pixels(self.world.batch(range(64))["pixel_values"])  # (64, 3, H, W)
@@ -94,7 +97,7 @@ class BlipRecipe:
         return indices, self.world.batch(indices)
 
     def tokenize(self, texts: list[str]):
-        return self.tokenizer(texts, padding=True, return_tensors="pt")
+        return self.memoized_tokenizer(texts)  # (B, T) input_ids and attention_mask, padded on the right
 
     def decoder_inputs(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """Decoder ids "[DEC] words [SEP]" and their labels, with padding masked as -100."""

@@ -23,6 +23,7 @@ from vlmbook.hf.configs import TINY, build_model
 from vlmbook.hf.processors import build_clip_processor, normalize_pixels
 from vlmbook.shapesworld import COLORS, SHAPES, SIZES, ShapesWorld
 from vlmbook.shapesworld_text import article
+from vlmbook.recipes.tokens import MemoizedTokenizer
 from vlmbook.training import RecipeSettings
 
 MAX_OBJECTS = 2  # retrieval captions name at most two objects and their relation
@@ -106,11 +107,13 @@ class ClipRecipe:
         self.single_world = ShapesWorld("train", image_size=size, min_objects=1, max_objects=1, seed=seed)
         self.multi_world = ShapesWorld("train", image_size=size, min_objects=1, max_objects=MAX_OBJECTS, seed=seed)
         self.tokenizer = None
+        self.memoized_tokenizer = None
         self._val_scenes = None
 
     def build(self):
         processor = build_clip_processor(self.single_world.vocabulary(), TINY.image_size, TINY.max_text_length)
         self.tokenizer = processor.tokenizer
+        self.memoized_tokenizer = MemoizedTokenizer(processor.tokenizer)
         return build_model("clip", len(processor.tokenizer)), processor
 
     def make_batch(self, indices: list[int]) -> dict[str, torch.Tensor]:
@@ -123,7 +126,7 @@ class ClipRecipe:
         captions = [scene.captions[0] for scene in single["scenes"] + multi["scenes"]]
 
         # Text: token ids, and one group id per distinct caption for the duplicate-aware targets.
-        tokens = self.tokenizer(captions, padding=True, return_tensors="pt")  # (B, T_txt)
+        tokens = self.memoized_tokenizer(captions)  # (B, T_txt), padded on the right
         group_of = {caption: i for i, caption in enumerate(dict.fromkeys(captions))}
         groups = torch.tensor([group_of[caption] for caption in captions])  # (B,)
         return {

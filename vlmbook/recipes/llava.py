@@ -82,6 +82,9 @@ class LlavaRecipe:
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.processor = None
         self._val_scenes = None
+        # Token ids of conversation pieces, by text. Questions and answers come from templates,
+        # so the same pieces recur in every batch and each is tokenized only once.
+        self._token_ids: dict[tuple[str, bool], list[int]] = {}
 
     def build(self):
         self.processor = build_llava_processor(
@@ -93,6 +96,29 @@ class LlavaRecipe:
         if self.init_from is not None:
             warm_start(self.name, model, self.init_from)
         return model, self.processor
+
+    def user_turn_ids(self, question: str, first: bool) -> list[int]:
+        """Return the token ids of the user turn with `question`, up to "assistant:".
+
+        The first turn of a conversation starts with <s> and carries the image tokens.
+        The ids are memoized by question, so callers must not modify the returned list.
+        """
+        key = (question, first)
+        if key not in self._token_ids:
+            if first:
+                prompt = chat_prompt(self.processor, question).replace("<image>", "<image>" * NUM_IMAGE_TOKENS)
+                self._token_ids[key] = self.processor.tokenizer(prompt).input_ids  # starts with <s>
+            else:
+                prompt = f"user: {question} assistant:"
+                self._token_ids[key] = self.processor.tokenizer(prompt, add_special_tokens=False).input_ids
+        return self._token_ids[key]
+
+    def reply_ids(self, reply: str) -> list[int]:
+        """Return the token ids of an assistant reply followed by </s>, memoized like `user_turn_ids`."""
+        key = (reply, False)
+        if key not in self._token_ids:
+            self._token_ids[key] = self.processor.tokenizer(f"{reply} {EOS}", add_special_tokens=False).input_ids
+        return self._token_ids[key]
 
     def make_batch(self, indices):
         indices = [index % len(self.world) for index in indices]  # later epochs reuse the scenes
@@ -107,20 +133,16 @@ class LlavaRecipe:
             random.Random(index).shuffle(qas)
             ids, labels = [], []
             for turn, qa in enumerate(qas):
-                if turn == 0:
-                    prompt = chat_prompt(self.processor, qa.question).replace("<image>", "<image>" * NUM_IMAGE_TOKENS)
-                    prompt_ids = tokenizer(prompt).input_ids  # starts with <s>
-                else:
-                    prompt_ids = tokenizer(f"user: {qa.question} assistant:", add_special_tokens=False).input_ids
-                answer_ids = tokenizer(f"{qa.answer} {EOS}", add_special_tokens=False).input_ids
+                prompt_ids = self.user_turn_ids(qa.question, first=turn == 0)
+                answer_ids = self.reply_ids(qa.answer)
                 ids += prompt_ids + answer_ids
                 labels += [-100] * len(prompt_ids) + answer_ids
 
             # Last turn: the canonical caption, as in LLaVA's caption alignment data. Every caption
             # word is a label tied to the image, which the one-word answers alone give far less of.
             # It comes after the questions, so that no answer can copy from it.
-            prompt_ids = tokenizer(f"user: {CAPTION_REQUEST} assistant:", add_special_tokens=False).input_ids
-            answer_ids = tokenizer(f"{scene.captions[0]} {EOS}", add_special_tokens=False).input_ids
+            prompt_ids = self.user_turn_ids(CAPTION_REQUEST, first=False)
+            answer_ids = self.reply_ids(scene.captions[0])
             ids += prompt_ids + answer_ids
             labels += [-100] * len(prompt_ids) + answer_ids
             sequences.append(ids)
