@@ -6,7 +6,9 @@ script times a short run of each and projects the full one, in one run:
 1. it builds the recipe as `vlmbook train NAME --init-from ...` does (the
    warm starts read the embedded checkpoints);
 2. it runs the training loop of `vlmbook train` for `--steps` steps (default
-   60) with the recipe's own batch and takes the seconds per step;
+   200) with the recipe's own batch and takes the seconds per step. Short
+   samples swing with the machine's load: on a 2-core machine, 60-step
+   samples of one recipe differed by up to about 10% from one run to the next;
 3. it times the quick evaluation at the end, which the full run repeats
    every `eval_every` steps;
 4. projected seconds = setup (building the model, the warm start) + seconds
@@ -22,7 +24,7 @@ size and nearly the same sequence lengths.
 
 Writes benchmarks/results/recipe_time.json. Usage:
 
-    python benchmarks/recipe_time.py [--threads 2] [--steps 60] [--names clip llava]
+    python benchmarks/recipe_time.py [--threads 2] [--steps 200] [--names clip llava]
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def time_recipe(name: str, steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
-    parser.add_argument("--steps", type=int, default=60, help="timed training steps per recipe (default: 60)")
+    parser.add_argument("--steps", type=int, default=200, help="timed training steps per recipe (default: 200)")
     parser.add_argument("--names", nargs="+", default=list(NAMES), choices=NAMES, help="recipes to time (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
