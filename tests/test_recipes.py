@@ -9,7 +9,7 @@ from vlmbook.hf.configs import TINY, build_model, clip_config
 from vlmbook.hf.processors import build_clip_processor, build_llava_processor, normalize_pixels
 from vlmbook.hf.tokenizer import build_tokenizer
 from vlmbook.recipes import get_recipe
-from vlmbook.recipes.llava import NUM_IMAGE_TOKENS
+from vlmbook.recipes.llava import CAPTION_ONLY_EVERY, CAPTION_REQUEST, NUM_IMAGE_TOKENS
 from vlmbook.recipes.tokens import MemoizedTokenizer
 from vlmbook.recipes.warm_start import warm_start
 from vlmbook.shapesworld import ShapesWorld
@@ -103,7 +103,8 @@ def test_llava_processor_expands_image_token():
 def test_llava_batch_trains_only_the_answers():
     recipe = get_recipe("llava")
     _, processor = recipe.build()
-    indices = [0, 1, 2, 3]
+    indices = [1, 2, 3, 5]  # no multiple of CAPTION_ONLY_EVERY: each row is a full conversation
+    assert all(index % CAPTION_ONLY_EVERY for index in indices)
     batch = recipe.make_batch(indices)
     tokenizer = processor.tokenizer
     scenes = ShapesWorld("train", max_objects=2, seed=0).scenes(indices)
@@ -126,6 +127,27 @@ def test_llava_batch_trains_only_the_answers():
         for position in turn_starts:
             before = tokenizer.convert_ids_to_tokens(batch["input_ids"][row, position - 2 : position].tolist())
             assert before == ["assistant", ":"]
+
+
+def test_llava_caption_only_conversation_opens_with_image():
+    recipe = get_recipe("llava")
+    _, processor = recipe.build()
+    index = 2 * CAPTION_ONLY_EVERY
+    batch = recipe.make_batch([index, index + 1])
+    scene = ShapesWorld("train", max_objects=2, seed=0)[index]
+    tokenizer = processor.tokenizer
+    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0][batch["attention_mask"][0].bool()].tolist())
+
+    # One turn: <s> user : <image> x 65, the caption request, the caption and </s>.
+    assert tokens[:3] == ["<s>", "user", ":"]
+    assert tokens.count("<image>") == NUM_IMAGE_TOKENS
+    text = [token for token in tokens if token != "<image>"]
+    assert text == ["<s>", "user", ":", *tokenizer.tokenize(CAPTION_REQUEST), "assistant", ":",
+                    *scene.captions[0].split(), "</s>"]
+    labelled = batch["labels"][0][batch["labels"][0] != -100].tolist()
+    assert tokenizer.convert_ids_to_tokens(labelled) == scene.captions[0].split() + ["</s>"]
+    # The other row, a full conversation, is longer than the caption-only one.
+    assert batch["attention_mask"][1].sum() > batch["attention_mask"][0].sum()
 
 
 def test_llava_memoized_batches_match_fresh():

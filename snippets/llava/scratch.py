@@ -39,12 +39,14 @@ from vlmbook.recipes.llava import LlavaRecipe
 
 recipe = LlavaRecipe()
 model, processor = recipe.build()  # a fresh, untrained model and its processor
-batch = recipe.make_batch([0])  # one training sequence: scene 0 of the train split
-tokens = processor.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
-labels = batch["labels"][0].tolist()  # -100 where the loss ignores the position
-
-# One conversation per scene: every question of the scene is one turn, then a caption turn.
-text = " ".join(token for token in tokens if token != processor.image_token)
-print(text.replace(" </s> user :", " </s>\nuser :"))
-print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
+# Scene 1: every question of the scene is one turn, then a caption turn.
+# Scene 0 (its index is a multiple of the recipe's CAPTION_ONLY_EVERY): the caption request alone.
+batch = recipe.make_batch([1, 0])  # two training sequences from the train split
+for row in range(2):
+    length = int(batch["attention_mask"][row].sum())  # the positions after it are padding
+    tokens = processor.tokenizer.convert_ids_to_tokens(batch["input_ids"][row, :length])
+    labels = batch["labels"][row, :length].tolist()  # -100 where the loss ignores the position
+    text = " ".join(token for token in tokens if token != processor.image_token)
+    print(text.replace(" </s> user :", " </s>\nuser :"))
+    print("trained on:", [token for token, label in zip(tokens, labels) if label != -100])
 # --8<-- [end:training_sample]

@@ -13,13 +13,16 @@ the answer tokens are trained. Worked sample (two turns)::
 
 After the questions, each conversation ends with a caption turn
 ("what objects are there?" answered by the scene's canonical caption).
+Every fourth scene instead gets a conversation of one turn, that caption
+request alone, like LLaVA's alignment data, so that the model also learns
+to caption when the request opens the conversation.
 
 NOTE: LLaVA trains in two stages, starting from a pretrained CLIP and LLM:
 projector alignment on image-caption pairs, then instruction tuning. The tiny
 model starts from the tiny CLIP tower (with `--init-from`), trains its decoder
-from scratch, and does both in one stage: the caption turn stands in for the
-alignment data. The vision tower trains too, at a tenth of the learning rate,
-where LLaVA keeps it frozen.
+from scratch, and does both in one stage: the caption-only conversations stand
+in for the alignment data. The vision tower trains too, at a tenth of the
+learning rate, where LLaVA keeps it frozen.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from vlmbook.training import RecipeSettings
 MAX_OBJECTS = 2  # at most two objects: counts, relations and positions stay learnable in minutes
 # The request of the caption turn, in ShapesWorld's words: its vocabulary has no "describe" or "image".
 CAPTION_REQUEST = "what objects are there?"
+CAPTION_ONLY_EVERY = 4  # scenes whose index is a multiple of this get a caption-only conversation
 NUM_IMAGE_TOKENS = 1 + (TINY.image_size // TINY.patch_size) ** 2  # the CLS token and 64 patch tokens
 
 
@@ -129,22 +133,22 @@ class LlavaRecipe:
         # in an order seeded by the scene index. Only the answers and their </s> are labeled.
         sequences, label_sequences = [], []
         for index, scene in zip(indices, batch["scenes"]):
-            qas = list(scene.questions)
-            random.Random(index).shuffle(qas)
+            # Turns as (request, reply). The caption turn labels every caption word with the image,
+            # and it comes after the questions, so that no answer can copy from it.
+            caption_turn = (CAPTION_REQUEST, scene.captions[0])
+            if index % CAPTION_ONLY_EVERY == 0:
+                turns = [caption_turn]  # as in LLaVA's alignment data, the caption request comes first
+            else:
+                qas = list(scene.questions)
+                random.Random(index).shuffle(qas)
+                turns = [(qa.question, qa.answer) for qa in qas] + [caption_turn]
+
             ids, labels = [], []
-            for turn, qa in enumerate(qas):
-                prompt_ids = self.user_turn_ids(qa.question, first=turn == 0)
-                answer_ids = self.reply_ids(qa.answer)
+            for turn, (request, reply) in enumerate(turns):
+                prompt_ids = self.user_turn_ids(request, first=turn == 0)
+                answer_ids = self.reply_ids(reply)
                 ids += prompt_ids + answer_ids
                 labels += [-100] * len(prompt_ids) + answer_ids
-
-            # Last turn: the canonical caption, as in LLaVA's caption alignment data. Every caption
-            # word is a label tied to the image, which the one-word answers alone give far less of.
-            # It comes after the questions, so that no answer can copy from it.
-            prompt_ids = self.user_turn_ids(CAPTION_REQUEST, first=False)
-            answer_ids = self.reply_ids(scene.captions[0])
-            ids += prompt_ids + answer_ids
-            labels += [-100] * len(prompt_ids) + answer_ids
             sequences.append(ids)
             label_sequences.append(labels)
 
