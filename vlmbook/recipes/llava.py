@@ -86,9 +86,10 @@ class LlavaRecipe:
         self.world = ShapesWorld("train", image_size=TINY.image_size, max_objects=MAX_OBJECTS, seed=seed)
         self.processor = None
         self._val_scenes = None
-        # Token ids of conversation pieces, by text. Questions and answers come from templates,
-        # so the same pieces recur in every batch and each is tokenized only once.
-        self._token_ids: dict[tuple[str, bool], list[int]] = {}
+        # Token ids of conversation pieces. Questions and answers come from templates, so the same
+        # pieces recur in every batch and each is tokenized only once.
+        self._user_turn_ids: dict[tuple[str, bool], list[int]] = {}  # by (question, first turn)
+        self._reply_ids: dict[str, list[int]] = {}  # by reply text
 
     def build(self):
         self.processor = build_llava_processor(
@@ -108,21 +109,20 @@ class LlavaRecipe:
         The ids are memoized by question, so callers must not modify the returned list.
         """
         key = (question, first)
-        if key not in self._token_ids:
+        if key not in self._user_turn_ids:
             if first:
                 prompt = chat_prompt(self.processor, question).replace("<image>", "<image>" * NUM_IMAGE_TOKENS)
-                self._token_ids[key] = self.processor.tokenizer(prompt).input_ids  # starts with <s>
+                self._user_turn_ids[key] = self.processor.tokenizer(prompt).input_ids  # starts with <s>
             else:
                 prompt = f"user: {question} assistant:"
-                self._token_ids[key] = self.processor.tokenizer(prompt, add_special_tokens=False).input_ids
-        return self._token_ids[key]
+                self._user_turn_ids[key] = self.processor.tokenizer(prompt, add_special_tokens=False).input_ids
+        return self._user_turn_ids[key]
 
     def reply_ids(self, reply: str) -> list[int]:
         """Return the token ids of an assistant reply followed by </s>, memoized like `user_turn_ids`."""
-        key = (reply, False)
-        if key not in self._token_ids:
-            self._token_ids[key] = self.processor.tokenizer(f"{reply} {EOS}", add_special_tokens=False).input_ids
-        return self._token_ids[key]
+        if reply not in self._reply_ids:
+            self._reply_ids[reply] = self.processor.tokenizer(f"{reply} {EOS}", add_special_tokens=False).input_ids
+        return self._reply_ids[reply]
 
     def make_batch(self, indices):
         indices = [index % len(self.world) for index in indices]  # later epochs reuse the scenes
