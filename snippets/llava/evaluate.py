@@ -180,6 +180,75 @@ def blip_count_accuracy(lang: str) -> str:
     return f"{accuracy['BLIP VQA']['count']:.1%}"
 
 
+from vlmbook.shapesworld_text import COUNT_WORDS
+
+# Question groups where the tiny LLaVA fails: counts whose answer is "zero", and
+# position questions split into left-right and top-bottom. Each position question offers two
+# answers, so guessing scores 50%.
+ANSWER_GROUPS = {
+    "count_zero": ("count", {"zero"}),
+    "count_nonzero": ("count", set(COUNT_WORDS[1:])),
+    "horizontal": ("position", {"left", "right"}),
+    "vertical": ("position", {"top", "bottom", "above", "below"}),
+}
+GROUP_NAMES = {
+    "ko": {"count_zero": "개수, 정답 zero", "count_nonzero": "개수, 정답 zero 외",
+           "horizontal": "위치, 좌우 (left·right)", "vertical": "위치, 상하 (top·bottom·above·below)"},
+    "en": {"count_zero": "count, answer zero", "count_nonzero": "count, other answers",
+           "horizontal": "position, left-right", "vertical": "position, top-bottom (above-below)"},
+}
+
+
+def group_members(group: str) -> list[int]:
+    """Return the indices of the questions in one answer group."""
+    kind, group_answers = ANSWER_GROUPS[group]
+    members = [i for i, (k, a) in enumerate(zip(kinds, answers)) if k == kind and a in group_answers]
+    if not members:
+        raise ValueError(f"no {kind} question with an answer in {sorted(group_answers)}; use more scenes")
+    return members
+
+
+def group_accuracy(name: str, group: str) -> float:
+    """Return the accuracy of model `name` on one answer group."""
+    members = group_members(group)
+    return sum(predictions[name][i] == answers[i] for i in members) / len(members)
+
+
+@markdown("llava-answer-groups-table")
+def answer_groups_table(lang: str) -> str:
+    header = {"ko": "| 질문 | 질문 수 | LLaVA | BLIP VQA |",
+              "en": "| question group | questions | LLaVA | BLIP VQA |"}[lang]
+    rows = [header, "| --- | ---: | ---: | ---: |"]
+    for group in ANSWER_GROUPS:
+        values = [group_accuracy(name, group) for name in ("LLaVA", "BLIP VQA")]
+        rows.append(f"| {GROUP_NAMES[lang][group]} | {len(group_members(group))} | "
+                    + " | ".join(f"{v:.0%}" for v in values) + " |")
+    return "\n".join(rows)
+
+
+def most_common_zero_answer() -> tuple[str, float]:
+    """Return LLaVA's most common answer to the "zero" count questions, and its share of them."""
+    members = group_members("count_zero")
+    outputs = [predictions["LLaVA"][i] for i in members]
+    top = max(sorted(set(outputs)), key=outputs.count)
+    return top, outputs.count(top) / len(outputs)
+
+
+@markdown("llava-count-zero-accuracy")
+def llava_count_zero(lang: str) -> str:
+    return f"{group_accuracy('LLaVA', 'count_zero'):.0%}"
+
+
+@markdown("llava-count-zero-top-answer")
+def llava_count_zero_answer(lang: str) -> str:
+    return f"`{most_common_zero_answer()[0]}`"
+
+
+@markdown("llava-count-zero-top-share")
+def llava_count_zero_share(lang: str) -> str:
+    return f"{most_common_zero_answer()[1]:.0%}"
+
+
 @markdown("llava-overall-accuracy")
 def llava_overall(lang: str) -> str:
     return f"{accuracy['LLaVA']['all']:.1%}"
