@@ -180,6 +180,8 @@ def blip_count_accuracy(lang: str) -> str:
     return f"{accuracy['BLIP VQA']['count']:.1%}"
 
 
+from collections import Counter
+
 from vlmbook.shapesworld_text import COUNT_WORDS
 
 # Question groups where the tiny LLaVA fails: counts whose answer is "zero", and
@@ -199,54 +201,61 @@ GROUP_NAMES = {
 }
 
 
-def group_members(group: str) -> list[int]:
-    """Return the indices of the questions in one answer group."""
-    kind, group_answers = ANSWER_GROUPS[group]
-    members = [i for i, (k, a) in enumerate(zip(kinds, answers)) if k == kind and a in group_answers]
-    if not members:
-        raise ValueError(f"no {kind} question with an answer in {sorted(group_answers)}; use more scenes")
-    return members
+def answer_group(kind: str, answer: str) -> str | None:
+    """Return the group of ANSWER_GROUPS that a question belongs to, or None."""
+    for group, (group_kind, group_answers) in ANSWER_GROUPS.items():
+        if kind == group_kind and answer in group_answers:
+            return group
+    return None
 
 
-def group_accuracy(name: str, group: str) -> float:
-    """Return the accuracy of model `name` on one answer group."""
-    members = group_members(group)
-    return sum(predictions[name][i] == answers[i] for i in members) / len(members)
+# Accuracy per group, with the same exact-match rule as the accuracy per kind above.
+groups = [answer_group(kind, answer) for kind, answer in zip(kinds, answers)]
+group_sizes = Counter(group for group in groups if group is not None)
+for group, (group_kind, group_answers) in ANSWER_GROUPS.items():
+    if group not in group_sizes:
+        raise ValueError(f"no {group_kind} question with an answer in {sorted(group_answers)}; use more scenes")
+grouped = [i for i, group in enumerate(groups) if group is not None]
+group_accuracy = {
+    name: accuracy_by_kind(
+        [predicted[i] for i in grouped], [answers[i] for i in grouped], [groups[i] for i in grouped]
+    )
+    for name, predicted in predictions.items()
+}
+
+# LLaVA's most common answer to the "zero" count questions, and its share of them.
+zero_outputs = Counter(
+    predictions["LLaVA"][i] for i, group in enumerate(groups) if group == "count_zero"
+)
+zero_top_answer = min(zero_outputs, key=lambda output: (-zero_outputs[output], output))
+zero_top_share = zero_outputs[zero_top_answer] / group_sizes["count_zero"]
 
 
 @markdown("llava-answer-groups-table")
 def answer_groups_table(lang: str) -> str:
-    header = {"ko": "| 질문 | 질문 수 | LLaVA | BLIP VQA |",
-              "en": "| question group | questions | LLaVA | BLIP VQA |"}[lang]
-    rows = [header, "| --- | ---: | ---: | ---: |"]
+    names = list(predictions)
+    first_columns = {"ko": "| 질문 | 질문 수 |", "en": "| question group | questions |"}[lang]
+    rows = [f"{first_columns} " + " | ".join(names) + " |", "| --- | ---: |" + " ---: |" * len(names)]
     for group in ANSWER_GROUPS:
-        values = [group_accuracy(name, group) for name in ("LLaVA", "BLIP VQA")]
-        rows.append(f"| {GROUP_NAMES[lang][group]} | {len(group_members(group))} | "
+        values = [group_accuracy[name][group] for name in names]
+        rows.append(f"| {GROUP_NAMES[lang][group]} | {group_sizes[group]} | "
                     + " | ".join(f"{v:.0%}" for v in values) + " |")
     return "\n".join(rows)
 
 
-def most_common_zero_answer() -> tuple[str, float]:
-    """Return LLaVA's most common answer to the "zero" count questions, and its share of them."""
-    members = group_members("count_zero")
-    outputs = [predictions["LLaVA"][i] for i in members]
-    top = max(sorted(set(outputs)), key=outputs.count)
-    return top, outputs.count(top) / len(outputs)
-
-
 @markdown("llava-count-zero-accuracy")
 def llava_count_zero(lang: str) -> str:
-    return f"{group_accuracy('LLaVA', 'count_zero'):.0%}"
+    return f"{group_accuracy['LLaVA']['count_zero']:.0%}"
 
 
 @markdown("llava-count-zero-top-answer")
 def llava_count_zero_answer(lang: str) -> str:
-    return f"`{most_common_zero_answer()[0]}`"
+    return f"`{zero_top_answer}`"
 
 
 @markdown("llava-count-zero-top-share")
 def llava_count_zero_share(lang: str) -> str:
-    return f"{most_common_zero_answer()[1]:.0%}"
+    return f"{zero_top_share:.0%}"
 
 
 @markdown("llava-overall-accuracy")
