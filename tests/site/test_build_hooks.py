@@ -341,6 +341,11 @@ def _replace(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
 BROKEN = {
     "failing generator": (
         lambda p: _replace(p / "snippets/demo/other.py", "@figure(", "raise ValueError('boom')\n@figure("),
@@ -373,6 +378,10 @@ BROKEN = {
     "input files not a literal list": (
         lambda p: _replace(p / "snippets/demo/other.py", "import os\n", 'import os\nINPUT_FILES = "data"\n'),
         "snippets/demo/other.py:2: INPUT_FILES must be a list of string literals",
+    ),
+    "stylesheet with a relative url()": (
+        lambda p: _write(p / "docs/stylesheets/logo.css", '.logo {\n  background: url("../images/logo.png");\n}\n'),
+        'docs/stylesheets/logo.css:2: url("../images/logo.png") is relative to this file',
     ),
     "glyph missing from font": (
         lambda p: _replace(p / "snippets/demo/other.py", '"other 그림"', '"other \\U0001F642"'),

@@ -15,6 +15,7 @@ from sitetools import DOCS, built_page, page_pairs
 pytestmark = pytest.mark.build
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
+THEME_STYLESHEET = re.compile(r"/(main|palette)\.[0-9a-f]+\.min\.css$|/_mkdocstrings\.css$")
 
 
 class _AssetParser(HTMLParser):
@@ -169,6 +170,26 @@ def test_hangul_web_font_served_by_site(built_site):
     for lang in ("", "en/"):
         html = (built_site.path / lang / "index.html").read_text(encoding="utf-8")
         assert "assets/stylesheets/book.css" in html
+
+
+def test_stylesheets_bundled_into_one_file(built_site):
+    """Every page links one stylesheet of the book's own, which contains every file of docs/stylesheets/."""
+    from vlmbook.book.stylesheet import source_stylesheets
+
+    bundle = (built_site.path / "assets" / "stylesheets" / "book.css").read_text(encoding="utf-8")
+    sources = source_stylesheets(DOCS)
+    assert len(sources) >= 3, sources
+    for source in sources:
+        assert source.read_text(encoding="utf-8").strip() in bundle, f"{source.name} missing from the bundle"
+    assert not (built_site.path / "stylesheets").exists(), "the source stylesheets were copied to the site"
+    for page in _html_pages(built_site.path):
+        links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page.read_text(encoding="utf-8"))
+        if not links:
+            continue  # redirect pages
+        assert len(links) == len(set(links)), f"{page}: a stylesheet is linked twice: {links}"
+        # Material's own stylesheets and mkdocstrings' stay as they are.
+        own = [link.rsplit("/", 1)[-1] for link in links if not THEME_STYLESHEET.search(link)]
+        assert own == ["book.css"], f"{page}: expected the book's one stylesheet, found {links}"
 
 
 def test_hangul_web_font_covers_every_built_page(built_site):

@@ -66,6 +66,8 @@ from vlmbook.book.generators import (
 )
 from vlmbook.book.mathml import MathError, tex_to_mathml
 from vlmbook.book.outputs import LANGUAGES
+from vlmbook.book.stylesheet import SOURCE_FOLDER as STYLESHEET_SOURCES
+from vlmbook.book.stylesheet import bundle_stylesheets
 from vlmbook.book.webfont import FONT_URI, STYLESHEET, STYLESHEET_URI, hangul_characters, subset_font
 
 log = logging.getLogger("mkdocs.hooks.vlmbook")
@@ -237,7 +239,24 @@ def _add_web_font(files: Files, config, generated_texts: Iterable[str]) -> None:
         texts.append(interface.read_text(encoding="utf-8"))
     font = subset_font(hangul_characters(texts), _cache_dir(config))
     files.append(File.generated(config, FONT_URI, abs_src_path=str(font)))
-    files.append(File.generated(config, STYLESHEET_URI, content=STYLESHEET))
+
+
+def _bundle_stylesheets(files: Files, config, language: str) -> None:
+    """Replace the book's CSS files with one stylesheet at the site root that every edition links.
+
+    The default edition's build writes the bundle: the web font's rules, then
+    every file of docs/stylesheets/. No build copies the source files.
+    """
+    for file in list(files):
+        if file.src_uri.startswith(f"{STYLESHEET_SOURCES}/") and file.src_uri.endswith(".css"):
+            files.remove(file)
+    if language != LANGUAGES[0]:
+        return
+    try:
+        content = bundle_stylesheets(STYLESHEET, Path(config.docs_dir))
+    except ValueError as error:
+        raise PluginError(str(error)) from None
+    files.append(File.generated(config, STYLESHEET_URI, content=content))
 
 
 class NotebookPageFile(File):
@@ -268,13 +287,16 @@ def on_config(config):
 
 @event_priority(-10)  # after mkdocs-jupyter's on_pre_build (0) emptied its set
 def on_pre_build(config):
-    """Keep every edition's notebook cache when mkdocs-jupyter evicts stale entries.
+    """Link each stylesheet once; keep every edition's notebook cache when mkdocs-jupyter evicts stale entries.
 
     mkdocs-jupyter deletes each cache file that the current build did not
     use, and mkdocs-static-i18n runs one build per language, so each edition
     would delete the other's cache. Marking the cache files of all current
     notebooks as used keeps them.
     """
+    # mkdocstrings adds its stylesheet in on_config, which runs once per edition,
+    # so the later editions' pages would link it twice.
+    config.extra_css[:] = list(dict.fromkeys(config.extra_css))
     jupyter = config.plugins.get("mkdocs-jupyter")
     if jupyter is None or not jupyter.config["cache"]:
         return
@@ -318,6 +340,7 @@ def on_files(files: Files, config) -> Files:
     _BuildState.figures = {}
     _BuildState.markdown = {}
     _BuildState.notebook_renders = {}
+    _bundle_stylesheets(files, config, language)
     if not _execution_enabled():
         _add_stand_ins(files, config, prefix)
         if language == LANGUAGES[0]:
