@@ -130,6 +130,32 @@ def test_english_search_finds_english_page(page, site_server, built_site):
     assert "contrastive learning" in top.lower(), f"{found[0]}: the top result does not contain the query"
 
 
+def test_copy_button_mounts_on_scroll(page, site_server):
+    """Material mounts code blocks lazily (content.lazy): each gets its copy button when it scrolls into view."""
+    page.goto(f"{site_server}/clip/")
+    page.wait_for_load_state("load")
+    # Blocks in a closed <details> or a hidden tab mount when the reader opens them, so they are left out.
+    blocks = page.locator(".md-typeset .highlight > pre:not(details *):visible")
+    count = blocks.count()
+    assert count >= 10, f"expected the CLIP chapter's visible code blocks, found {count}"
+    last = blocks.nth(count - 1)
+    assert last.locator(".md-code__button").count() == 0, "the last block was mounted before it was in view"
+
+    # Scroll through the page with the mouse wheel, as a reader does, until the page stops moving.
+    page.mouse.move(200, 300)
+    previous = -1
+    while (offset := page.evaluate("scrollY")) != previous:
+        previous = offset
+        page.mouse.wheel(0, 600)
+        page.wait_for_timeout(100)
+    button = last.locator(".md-code__button[data-clipboard-target]")
+    button.wait_for(state="attached", timeout=10000)
+    target = button.get_attribute("data-clipboard-target")
+    assert page.locator(target).inner_text().strip() == last.locator("code").inner_text().strip()
+    mounted = blocks.filter(has=page.locator(".md-code__button")).count()
+    assert mounted == count, f"{count - mounted} of {count} code blocks got no copy button"
+
+
 def test_every_page_loads_cleanly(page, built_site, site_server):
     urls = _site_pages(built_site, site_server)
     assert len(urls) >= 8
