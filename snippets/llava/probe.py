@@ -3,39 +3,47 @@
 The page embeds the `features` and `probe` sections. A linear probe is a
 logistic regression trained on frozen features: if it can read a property
 from them, the property is there in linear form (Alain and Bengio, 2016,
-arXiv 1610.01644). Here the property is the grid cell (row and column of
-ShapesWorld's 3x3 layout) of each object, read from the token of the patch
-at the object's center, at each stage on the way from pixels to the decoder.
+arXiv 1610.01644, abstract). Here the property is the grid cell (row and
+column of ShapesWorld's 3x3 layout) of each object, read from the token of
+the patch that contains the object's center, at each stage on the way from
+pixels to the decoder.
 """
 
 # --8<-- [start:features]
 import torch
-from transformers import LlavaForConditionalGeneration
+from transformers import LlavaForConditionalGeneration, set_seed
 
 import vlmbook
 from vlmbook.hf.processors import normalize_pixels
+from vlmbook.recipes.llava import LlavaRecipe
 from vlmbook.shapesworld import ShapesWorld
 
-NUM_SCENES = 1500
+NUM_SCENES = 2000  # the whole test split
 model = LlavaForConditionalGeneration.from_pretrained(vlmbook.checkpoint("llava")).eval()
 vision = model.config.vision_config
 grid_side = vision.image_size // vision.patch_size  # 8 patches per side
 batch = ShapesWorld("test", max_objects=2, seed=0).batch(list(range(NUM_SCENES)))
 
+# The projector as training found it: the embedded checkpoint's recipe and seed, before step 1.
+set_seed(0)
+initial_projector = LlavaRecipe(seed=0).build()[0].model.multi_modal_projector
+
 with torch.no_grad():
     pixel_values = normalize_pixels(batch["pixel_values"])  # (B, 3, 64, 64)
     tower = model.model.vision_tower(pixel_values, output_hidden_states=True)
-    projected = model.model.get_image_features(pixel_values=pixel_values).pooler_output
-# hidden_states[0] is the embedding output: patch + position embeddings, after the pre-norm.
-# The tower has two layers, and the projector reads both of them, concatenated.
-stages = {
-    "embeddings": tower.hidden_states[0],  # (B, 65, D_img)
-    "layer 1": tower.hidden_states[1],  # (B, 65, D_img)
-    "layer 2": tower.hidden_states[2],  # (B, 65, D_img)
-    "projector": torch.stack(projected),  # (B, 65, D_txt): what the decoder reads
-}
+    # What get_image_features computes for this config: both tower layers, concatenated,
+    # CLS included ("full"), through the projector.
+    projector_input = torch.cat([tower.hidden_states[layer] for layer in model.config.vision_feature_layer], dim=-1)
+    stages = {
+        "embeddings": tower.hidden_states[0],  # (B, 65, D_img): patch + position embeddings, pre-norm
+        "layer 1": tower.hidden_states[1],  # (B, 65, D_img)
+        "layer 2": tower.hidden_states[2],  # (B, 65, D_img)
+        "projector input": projector_input,  # (B, 65, 2 * D_img)
+        "projector at step 0": initial_projector(projector_input),  # (B, 65, D_txt)
+        "projector": model.model.multi_modal_projector(projector_input),  # (B, 65, D_txt): the decoder's input
+    }
 
-# One sample per object: the token of the patch under its center (token 0 is CLS).
+# One sample per object: the token of the patch that contains its center (token 0 is CLS).
 scene_ids, token_ids, object_rows, object_columns = [], [], [], []
 for scene_id, scene in enumerate(batch["scenes"]):
     for obj, (row, column) in zip(scene.objects, scene.cells):
@@ -51,11 +59,14 @@ targets = {"row": torch.tensor(object_rows), "column": torch.tensor(object_colum
 
 # --8<-- [start:probe]
 NUM_CLASSES = 3  # ShapesWorld's layout grid is 3x3
+FIT_SHARE = 0.8  # the probe fits on the first 80% of the objects and is measured on the rest
+# NOTE: the L2 penalty is a fixed choice, not tuned; a stronger one lowers every accuracy.
+L2_PENALTY = 1e-3
 
 
-def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fit_share: float = 0.8) -> float:
-    """Fit a logistic regression on the first `fit_share` of (x, y); return its accuracy on the rest."""
-    split = int(len(y) * fit_share)
+def probe_accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fit a logistic regression on the fitting part of (x, y) and return its accuracy on the rest."""
+    split = int(len(y) * FIT_SHARE)
     mean, std = x[:split].mean(0), x[:split].std(0) + 1e-6
     x = (x - mean) / std  # standardized with the fitting part's statistics
     weight = torch.zeros(x.shape[1], NUM_CLASSES, requires_grad=True)
@@ -65,7 +76,7 @@ def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fit_share: float = 0.8) -> 
     def closure():
         optimizer.zero_grad()
         logits = x[:split] @ weight + bias  # (N_fit, 3)
-        loss = torch.nn.functional.cross_entropy(logits, y[:split]) + 1e-3 * weight.square().sum()
+        loss = torch.nn.functional.cross_entropy(logits, y[:split]) + L2_PENALTY * weight.square().sum()
         loss.backward()
         return loss
 
@@ -75,53 +86,70 @@ def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fit_share: float = 0.8) -> 
     return (predicted == y[split:]).float().mean().item()
 
 
+def chance_accuracy(y: torch.Tensor) -> float:
+    """Return the accuracy, on the measured part, of always guessing the fitting part's most common class."""
+    split = int(len(y) * FIT_SHARE)
+    guess = y[:split].bincount().argmax()
+    return (y[split:] == guess).float().mean().item()
+
+
 accuracy = {
     (stage, target): probe_accuracy(features[stage], labels)
     for stage in stages
     for target, labels in targets.items()
 }
-
-
-def chance_accuracy(y: torch.Tensor, fit_share: float = 0.8) -> float:
-    """Return the accuracy of always guessing the most common class, on the measured part."""
-    measured = y[int(len(y) * fit_share):]
-    return measured.bincount().max().item() / len(measured)
-
-
 chance = {target: chance_accuracy(labels) for target, labels in targets.items()}
 for stage in stages:
-    print(f"{stage:<10} row {accuracy[stage, 'row']:.0%}  column {accuracy[stage, 'column']:.0%}")
-print(f"{'chance':<10} row {chance['row']:.0%}  column {chance['column']:.0%}")
+    print(f"{stage:<20} row {accuracy[stage, 'row']:.0%}  column {accuracy[stage, 'column']:.0%}")
+print(f"{'chance':<20} row {chance['row']:.0%}  column {chance['column']:.0%}")
 # --8<-- [end:probe]
 
-# The page states that the embeddings carry the cell well above chance and that the
-# projector output does not. If a retrained checkpoint changes that, the build fails here.
+# The projector above is get_image_features' computation, written out.
+with torch.no_grad():
+    image_features = model.model.get_image_features(pixel_values=pixel_values[:4]).pooler_output
+if not torch.allclose(torch.stack(image_features), stages["projector"][:4], atol=1e-5):
+    raise RuntimeError("the written-out projector differs from LlavaModel.get_image_features")
+
+# The page states that the embeddings and the projector's input carry the cell well above
+# chance, that training left the projector's output with less of it than at step 0, and that
+# the trained output is close to chance. If a retrained checkpoint changes that, the build fails.
 PAGE_PARAGRAPH = 'the "Where the position gets lost" paragraph of docs/llava.ko.md and docs/llava.en.md'
 for target in targets:
-    if accuracy["embeddings", target] < chance[target] + 0.2:
-        raise RuntimeError(
-            f"the embeddings' {target} probe accuracy {accuracy['embeddings', target]:.0%} is within 20 "
-            f"points of chance ({chance[target]:.0%}), which contradicts {PAGE_PARAGRAPH}; update the text"
-        )
-    if accuracy["projector", target] > chance[target] + 0.1:
-        raise RuntimeError(
-            f"the projector's {target} probe accuracy {accuracy['projector', target]:.0%} is more than 10 "
-            f"points above chance ({chance[target]:.0%}), which contradicts {PAGE_PARAGRAPH}; update the text"
-        )
+    checks = {
+        "the embeddings are at least 20 points above chance": accuracy["embeddings", target] >= chance[target] + 0.2,
+        "the projector input is at least 15 points above the projector output": (
+            accuracy["projector input", target] >= accuracy["projector", target] + 0.15
+        ),
+        "the projector at step 0 is at least 5 points above the trained projector": (
+            accuracy["projector at step 0", target] >= accuracy["projector", target] + 0.05
+        ),
+        "the projector output is within 10 points of chance": accuracy["projector", target] <= chance[target] + 0.10,
+    }
+    for claim, holds in checks.items():
+        if not holds:
+            raise RuntimeError(
+                f"{target} probe: {PAGE_PARAGRAPH} states that {claim}, which is no longer true "
+                f"({ {stage: round(accuracy[stage, target], 3) for stage in stages} }, chance "
+                f"{chance[target]:.3f}); update the text"
+            )
 
 from vlmbook.book import markdown
 
 STAGE_NAMES = {
     "ko": {"embeddings": "임베딩 (패치 + 위치 임베딩)", "layer 1": "비전 타워 1층",
-           "layer 2": "비전 타워 2층", "projector": "프로젝터 출력 (디코더 입력)"},
+           "layer 2": "비전 타워 2층", "projector input": "프로젝터 입력 (1층과 2층을 이어 붙임)",
+           "projector at step 0": "학습 전 프로젝터의 출력",
+           "projector": "학습한 프로젝터의 출력 (디코더 입력)"},
     "en": {"embeddings": "embeddings (patch + position)", "layer 1": "vision tower, layer 1",
-           "layer 2": "vision tower, layer 2", "projector": "projector output (decoder input)"},
+           "layer 2": "vision tower, layer 2", "projector input": "projector input (layers 1 and 2, concatenated)",
+           "projector at step 0": "projector output before training",
+           "projector": "trained projector output (decoder input)"},
 }
 HEADERS = {
     "ko": "| 단계 | 폭 | 행 정확도 | 열 정확도 |",
     "en": "| stage | width | row accuracy | column accuracy |",
 }
-CHANCE_NAMES = {"ko": "찍기 (가장 흔한 칸)", "en": "chance (most common cell)"}
+CHANCE_NAMES = {"ko": "찍기 (가장 흔한 행, 가장 흔한 열)", "en": "chance (the most common row, column)"}
 
 
 @markdown("llava-position-probe-table")

@@ -141,13 +141,17 @@ def test_copy_button_mounts_on_scroll(page, site_server):
     last = blocks.nth(count - 1)
     assert last.locator(".md-code__button").count() == 0, "the last block was mounted before it was in view"
 
-    # Scroll through the page with the mouse wheel, as a reader does, until the page stops moving.
+    # Scroll to the bottom with the mouse wheel, as a reader does. Each step waits until the
+    # page has moved, since the wheel event returns before the scroll happens.
     page.mouse.move(200, 300)
-    previous = -1
-    while (offset := page.evaluate("scrollY")) != previous:
-        previous = offset
+    at_bottom = "scrollY + innerHeight >= document.documentElement.scrollHeight - 1"
+    for _ in range(400):
+        if page.evaluate(at_bottom):
+            break
+        offset = page.evaluate("scrollY")
         page.mouse.wheel(0, 600)
-        page.wait_for_timeout(100)
+        page.wait_for_function("offset => scrollY !== offset", arg=offset, timeout=10000)
+    assert page.evaluate(at_bottom), "the page did not reach its bottom after 400 wheel steps"
     button = last.locator(".md-code__button[data-clipboard-target]")
     button.wait_for(state="attached", timeout=10000)
     target = button.get_attribute("data-clipboard-target")

@@ -381,7 +381,7 @@ BROKEN = {
     ),
     "stylesheet with a relative url()": (
         lambda p: _write(p / "docs/stylesheets/logo.css", '.logo {\n  background: url("../images/logo.png");\n}\n'),
-        'docs/stylesheets/logo.css:2: url("../images/logo.png") is relative to this file',
+        'docs/stylesheets/logo.css:2: url("../images/logo.png") is not a data: URI',
     ),
     "glyph missing from font": (
         lambda p: _replace(p / "snippets/demo/other.py", '"other 그림"', '"other \\U0001F642"'),

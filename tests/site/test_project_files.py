@@ -48,13 +48,14 @@ def test_install_step_depends_on_pyproject():
     assert re.search(r"^\$\(STAMP\): pyproject\.toml$", makefile, re.MULTILINE)
 
 
-def test_ci_entry_point_runs_make_test():
+def test_ci_entry_point_runs_tests_then_lighthouse():
     script = ROOT / ".ci" / "run"
     assert os.access(script, os.X_OK)
     syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert syntax.returncode == 0, syntax.stderr
     text = script.read_text(encoding="utf-8")
     assert "set -euo pipefail" in text
-    assert text.rstrip().endswith("make test")
+    commands = [line.strip() for line in text.splitlines() if line.strip().startswith("make ")]
+    assert commands == ["make test", "make lighthouse"]
     assert 'if [[ "${CI:-}" == "true" ]]; then' in text
     assert "apt-get install -y chromium" in text

@@ -192,6 +192,18 @@ def test_stylesheets_bundled_into_one_file(built_site):
         assert own == ["book.css"], f"{page}: expected the book's one stylesheet, found {links}"
 
 
+def test_code_blocks_focusable_before_mount(built_site):
+    """Every highlighted code block is in the tab order in the HTML, before Material mounts it lazily."""
+    blocks = 0
+    for page in _html_pages(built_site.path):
+        html = page.read_text(encoding="utf-8")
+        starts = re.findall(r'<div class="[^"]*\bhighlight\b[^"]*"[^>]*><pre[^>]*>(?:<span></span>)?<code[^>]*>', html)
+        blocks += len(starts)
+        unfocusable = [start for start in starts if 'tabindex="0"' not in start]
+        assert unfocusable == [], f"{page}: code blocks without tabindex: {unfocusable[:3]}"
+    assert blocks > 100, f"expected the book's code blocks, found {blocks}"
+
+
 def test_hangul_web_font_covers_every_built_page(built_site):
     """Every Hangul character of the built pages, generated tables included, is in the subset."""
     from fontTools.ttLib import TTFont

@@ -242,10 +242,11 @@ def _add_web_font(files: Files, config, generated_texts: Iterable[str]) -> None:
 
 
 def _bundle_stylesheets(files: Files, config, language: str) -> None:
-    """Replace the book's CSS files with one stylesheet at the site root that every edition links.
+    """Replace the book's CSS files with the bundle assets/stylesheets/book.css.
 
-    The default edition's build writes the bundle: the web font's rules, then
-    every file of docs/stylesheets/. No build copies the source files.
+    Only the default edition's build writes the bundle (the web font's rules,
+    then every file of docs/stylesheets/), and every edition links it. No
+    build copies the source files.
     """
     for file in list(files):
         if file.src_uri.startswith(f"{STYLESHEET_SOURCES}/") and file.src_uri.endswith(".css"):
@@ -287,7 +288,7 @@ def on_config(config):
 
 @event_priority(-10)  # after mkdocs-jupyter's on_pre_build (0) emptied its set
 def on_pre_build(config):
-    """Link each stylesheet once; keep every edition's notebook cache when mkdocs-jupyter evicts stale entries.
+    """Link each stylesheet once, and keep every edition's notebook cache when mkdocs-jupyter evicts entries.
 
     mkdocs-jupyter deletes each cache file that the current build did not
     use, and mkdocs-static-i18n runs one build per language, so each edition
@@ -478,7 +479,8 @@ def on_page_content(html: str, page, config, files: Files) -> str:
         raise PluginError(f"docs/{page.file.src_uri}: {error}") from error
     if page.file.src_uri.endswith(".ipynb"):
         html = _add_notebook_alt_texts(html, Path(page.file.abs_src_path))
-    return _exclude_code_from_search(_make_code_cells_focusable(_add_figure_sizes(html)))
+    html = _make_code_blocks_focusable(_make_code_cells_focusable(_add_figure_sizes(html)))
+    return _exclude_code_from_search(html)
 
 
 NBCONVERT_DEFAULT_ALT = 'alt="No description has been provided for this image"'
@@ -523,6 +525,21 @@ def _make_code_cells_focusable(html: str) -> str:
     return NOTEBOOK_CODE_CELL.sub(
         lambda m: f'<div class="highlight-ipynb{m["classes"]}" tabindex="0"', html
     )
+
+
+HIGHLIGHTED_CODE = re.compile(r'(?P<start><div class="[^"]*\bhighlight\b[^"]*"[^>]*><pre[^>]*>(?:<span></span>)?)<code>')
+
+
+def _make_code_blocks_focusable(html: str) -> str:
+    """Put every highlighted code block in the tab order from the start.
+
+    With ``content.lazy`` (mkdocs.yml), Material sets a block's tabindex only
+    when the block first scrolls into view. Until then a long line makes the
+    block a scrollable region without keyboard access, which axe-core reports
+    as serious (scrollable-region-focusable). Once a block is in view,
+    Material removes the tabindex again if the block does not scroll.
+    """
+    return HIGHLIGHTED_CODE.sub(lambda m: f'{m["start"]}<code tabindex="0">', html)
 
 
 CODE_BLOCK_START = re.compile(r'<div class="(?P<classes>[^"]*)"')
