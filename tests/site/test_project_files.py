@@ -56,6 +56,6 @@ def test_ci_entry_point_runs_tests_then_lighthouse():
     text = script.read_text(encoding="utf-8")
     assert "set -euo pipefail" in text
     commands = [line.strip() for line in text.splitlines() if line.strip().startswith("make ")]
-    assert commands == ["make test", "make lighthouse"]
+    assert commands == ["make test", "make lighthouse || make lighthouse"]
     assert 'if [[ "${CI:-}" == "true" ]]; then' in text
     assert "apt-get install -y chromium" in text
