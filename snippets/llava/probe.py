@@ -125,8 +125,8 @@ for target in targets:
         ),
         "the projector output is within 10 points of chance": accuracy["projector", target] <= chance[target] + 0.10,
     }
-    for claim, holds in checks.items():
-        if not holds:
+    for claim, is_true in checks.items():
+        if not is_true:
             raise RuntimeError(
                 f"{target} probe: {PAGE_PARAGRAPH} states that {claim}, which is no longer true "
                 f"({ {stage: round(accuracy[stage, target], 3) for stage in stages} }, chance "

@@ -7,7 +7,8 @@ when it linked the web font's stylesheet and three more of the book's own.
 The build therefore joins the CSS files in ``docs/stylesheets/`` to the web
 font's rules, and pages link that single file (``extra_css`` in mkdocs.yml).
 The source files stay separate, one concern each, and the site does not
-ship them."""
+ship them.
+"""
 
 from __future__ import annotations
 
