@@ -30,6 +30,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from vlmbook.recipes.clip import ClipRecipe
+from vlmbook.allocator import keep_freed_memory
 from vlmbook.training import train
 
 TARGET_ACCURACY = 0.95
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=300, help="give up after this many seconds (default: 300)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `vlmbook train` does
 
     peak = matmul_flops_per_second()
     recipe = ClipRecipe(seed=args.seed)

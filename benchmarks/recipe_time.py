@@ -44,6 +44,7 @@ import torch
 from vlmbook.checkpoints import EMBEDDED_DIR, NAMES
 from vlmbook.recipes import get_recipe
 from vlmbook.recipes.warm_start import WARM_START_SOURCE
+from vlmbook.allocator import keep_freed_memory
 from vlmbook.training import train
 
 GOAL_SECONDS = 180.0
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--names", nargs="+", default=list(NAMES), choices=NAMES, help="recipes to time (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `vlmbook train` does
 
     load_at_start = os.getloadavg()[0]
     recipes = {}

@@ -47,9 +47,11 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> dict:
     import transformers
     from accelerate import PartialState
 
+    from vlmbook.allocator import keep_freed_memory
     from vlmbook.recipes import get_recipe
     from vlmbook.training import save_run, train, use_cpu
 
+    keep_freed_memory()  # every step reuses the last step's memory instead of faulting in new pages
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
