@@ -46,6 +46,7 @@ torch.Size([3, 3, 64, 64])
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -175,6 +176,10 @@ class Layout:
         """Return scenes start to stop - 1 as a Layout of views."""
         return Layout(*(getattr(self, f.name)[start:stop] for f in fields(self)))
 
+    def take(self, indices: np.ndarray) -> Layout:
+        """Return the scenes at `indices` as a new Layout (copies)."""
+        return Layout(*(getattr(self, f.name)[indices] for f in fields(self)))
+
 
 def hash64(x: np.ndarray) -> np.ndarray:
     """Mix 64-bit integers into well-spread 64-bit integers (the SplitMix64 finalizer)."""
@@ -246,11 +251,27 @@ def render_background(keys: np.ndarray, image_size: int, textured: bool) -> np.n
 
 # --8<-- [start:render]
 def render_layout(layout: Layout, image_size: int, textured: bool = False) -> np.ndarray:
-    """Render B scenes at once into uint8 images (B, S, S, 3)."""
+    """Render B scenes at once into uint8 images (B, S, S, 3).
+
+    On a plain background, scenes whose objects can be stamped (see
+    `stampable_scenes`) get each object as a copy of a prerendered patch.
+    The other scenes, and every textured scene, are drawn by `draw_objects`.
+    Both give the same pixels.
+    """
     canvas = render_background(layout.keys, image_size, textured)  # (B, S, S, 3)
-    for start in range(0, len(canvas), RENDER_CHUNK):
-        stop = start + RENDER_CHUNK
-        draw_objects(canvas[start:stop], layout.select(start, stop), image_size)
+    stamped = np.zeros(len(canvas), dtype=bool) if textured else stampable_scenes(layout, image_size)  # (B,)
+    if stamped.any():
+        stamp_objects(canvas, layout, image_size, stamped)
+    drawn = np.flatnonzero(~stamped)
+    for start in range(0, len(drawn), RENDER_CHUNK):
+        chunk = drawn[start:start + RENDER_CHUNK]
+        if chunk[-1] - chunk[0] + 1 == len(chunk):  # consecutive scenes: draw into a view
+            first, stop = chunk[0], chunk[-1] + 1
+            draw_objects(canvas[first:stop], layout.select(first, stop), image_size)
+        else:
+            part = canvas[chunk]
+            draw_objects(part, layout.take(chunk), image_size)
+            canvas[chunk] = part
     return canvas
 
 
@@ -267,7 +288,7 @@ def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
     palette = np.array([COLOR_RGB[c] for c in COLORS], dtype=np.float32)  # (6, 3)
     for size_id, size in enumerate(SIZES):
         radius = np.float32(object_radius(size, image_size))
-        patch = 2 * int(radius) + 3  # P: the box, a 1 px ring for the edge ramp, 1 px for fractional centers
+        patch = patch_side(size, image_size)  # P: the box, a 1 px ring for the edge ramp, 1 px for fractional centers
         # Every P x P window of the canvas, as a writeable view: (B, S-P+1, S-P+1, 3, P, P).
         windows = np.lib.stride_tricks.sliding_window_view(canvas, (patch, patch), axis=(1, 2), writeable=True)
         offsets = np.arange(patch, dtype=np.float32) + 0.5  # pixel centers within a patch
@@ -302,6 +323,102 @@ def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
             blended += color + 0.5  # + 0.5 rounds to nearest in the uint8 cast
             windows[scene_ids, origin[:, 1], origin[:, 0]] = blended.astype(np.uint8)
 # --8<-- [end:render]
+
+
+def patch_side(size: str, image_size: int) -> int:
+    """Return P, the side of the pixel patch that `draw_objects` evaluates around an object."""
+    return 2 * object_radius(size, image_size) + 3
+
+
+@functools.lru_cache(maxsize=8)
+def object_stamps(image_size: int) -> dict[str, np.ndarray]:
+    """Prerender every object on the plain background: by size, uint8 (N_shape, N_color, P, P, 3).
+
+    The stamp of an object is its P x P patch as `draw_objects` draws it at
+    an integer center, so a stamped object has exactly the pixels of a drawn
+    one. Only the pixels of the object's box differ from the background.
+    """
+    stamps = {}
+    for size in SIZES:
+        radius, patch = object_radius(size, image_size), patch_side(size, image_size)
+        pairs = [(shape_id, color_id) for shape_id in range(len(SHAPES)) for color_id in range(len(COLORS))]
+        # One scene per shape-color pair, its object centered so that the patch starts at (0, 0).
+        layout = Layout(
+            counts=np.ones(len(pairs), dtype=np.int64),
+            shape_ids=np.array([[shape_id] for shape_id, _ in pairs]),
+            color_ids=np.array([[color_id] for _, color_id in pairs]),
+            size_ids=np.full((len(pairs), 1), SIZES.index(size)),
+            centers=np.full((len(pairs), 1, 2), radius + 1, dtype=np.float32),
+            keys=np.zeros(len(pairs), dtype=np.uint64),
+        )
+        canvas = render_background(layout.keys, image_size, textured=False)  # (N_pair, S, S, 3)
+        draw_objects(canvas, layout, image_size)
+        stamp = canvas[:, :patch, :patch]  # (N_pair, P, P, 3)
+        # Outside its box (1 px before it, 2 px after it), a stamp must be pure background.
+        ring = np.ones((patch, patch), dtype=bool)
+        ring[1:1 + 2 * radius, 1:1 + 2 * radius] = False
+        if not (stamp[:, ring] == np.array(BACKGROUND_RGB, dtype=np.uint8)).all():
+            raise RuntimeError(f"a {size} object at image size {image_size} colors pixels outside its box, "
+                               "so its stamp would overwrite a neighbour; render this size with draw_objects")
+        stamps[size] = np.ascontiguousarray(stamp).reshape(len(SHAPES), len(COLORS), patch, patch, 3)
+        stamps[size].flags.writeable = False  # shared by every later call through the cache
+    return stamps
+
+
+def stampable_scenes(layout: Layout, image_size: int) -> np.ndarray:
+    """Return a (B,) mask of the scenes whose objects can all be stamped on a plain background.
+
+    An object can be stamped when three things hold. Its center is on
+    integer pixel coordinates, so its patch is the prerendered one. Its patch
+    lies inside the image. Its patch covers no pixel of another object's box,
+    so writing the patch's background pixels erases nothing. Sampled scenes
+    meet the first and the third, because each box lies 1 px inside its grid
+    cell. Scenes placed by hand may meet none.
+    """
+    count = layout.shape_ids.shape[1]
+    present = np.arange(count)[None, :] < layout.counts[:, None]  # (B, K)
+    radius = np.array([object_radius(size, image_size) for size in SIZES])[layout.size_ids]  # (B, K)
+    centers = layout.centers  # (B, K, 2), (x, y)
+    integral = (centers == np.floor(centers)).all(axis=-1)  # (B, K)
+    # Pixel ranges, inclusive, along x and y: the patch of draw_objects and the object's box.
+    patch_start = np.floor(centers).astype(np.int64) - radius[..., None] - 1  # (B, K, 2)
+    patch_end = patch_start + 2 * radius[..., None] + 2
+    box_start = patch_start + 1
+    box_end = patch_end - 2
+    inside = ((patch_start >= 0) & (patch_end < image_size)).all(axis=-1)  # (B, K)
+    # covers[b, i, j]: the patch of object i overlaps the box of object j on both axes.
+    covers = ((patch_start[:, :, None] <= box_end[:, None, :]) & (box_start[:, None, :] <= patch_end[:, :, None])).all(-1)
+    others = present[:, :, None] & present[:, None, :] & ~np.eye(count, dtype=bool)  # (B, K, K)
+    clear = ~(covers & others).any(axis=2)  # (B, K)
+    return (~present | (integral & inside & clear)).all(axis=1)
+
+
+def stamp_objects(canvas: np.ndarray, layout: Layout, image_size: int, scenes: np.ndarray) -> None:
+    """Copy the prerendered patch of every object of the chosen scenes into the canvas, in place.
+
+    `scenes` is a (B,) mask from `stampable_scenes`. Each copy moves P rows
+    of 3P contiguous bytes and does no arithmetic.
+    """
+    if not canvas.flags.c_contiguous:
+        raise ValueError("stamp_objects needs a C-contiguous canvas; pass np.ascontiguousarray(canvas)")
+    stamps = object_stamps(image_size)
+    for size_id, size in enumerate(SIZES):
+        patch = patch_side(size, image_size)
+        # Every P x P window of the canvas with its pixel rows flattened: (B, S-P+1, S-P+1, P, 3P).
+        row, pixel = canvas.strides[1], canvas.strides[2]
+        windows = np.lib.stride_tricks.as_strided(
+            canvas, shape=(len(canvas), image_size - patch + 1, image_size - patch + 1, patch, 3 * patch),
+            strides=(canvas.strides[0], row, pixel, row, 1), writeable=True,
+        )
+        flat_stamps = stamps[size].reshape(len(SHAPES), len(COLORS), patch, 3 * patch)
+        for k in range(layout.shape_ids.shape[1]):
+            scene_ids = np.flatnonzero(scenes & (layout.counts > k) & (layout.size_ids[:, k] == size_id))  # (B_k,)
+            if len(scene_ids) == 0:
+                continue
+            origin = layout.centers[scene_ids, k].astype(np.int64) - object_radius(size, image_size) - 1  # (B_k, 2)
+            windows[scene_ids, origin[:, 1], origin[:, 0]] = flat_stamps[
+                layout.shape_ids[scene_ids, k], layout.color_ids[scene_ids, k]
+            ]
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ TEXT = {
         "figure_x": "실행 시간(초, 벽시계)", "figure_title": "처음부터 빌드할 때 생성기와 노트북의 실행 시간",
         "recipe": "레시피", "steps_batch": "스텝 수 × 배치(장면)", "step_seconds": "스텝당 초",
         "projected": "예상 학습 시간(초)",
+        "at_least_rate": "초당 장면 {value}개 이상", "at_least_speedup": "{value}배 이상",
     },
     "en": {
         "measurement": "measurement", "wall": "wall clock (s)", "cpu": "CPU time (s)",
@@ -80,6 +81,7 @@ TEXT = {
         "figure_x": "run time (s, wall clock)", "figure_title": "Generators and notebooks in a cold build",
         "recipe": "recipe", "steps_batch": "steps × batch (scenes)", "step_seconds": "seconds per step",
         "projected": "projected training time (s)",
+        "at_least_rate": "at least {value} scenes/s", "at_least_speedup": "at least {value}x",
     },
 }
 
@@ -270,12 +272,25 @@ def shapesworld_table(lang: str) -> str:
         return text["not_measured"]
     rates = results.get("scenes_per_second", {})
     fastest = rates.get("vectorized_images")
+    goals = results.get("goals", {})
     rows = []
     for method, rate in rates.items():
         speedup = fastest / rate if isinstance(fastest, (int, float)) and rate else None
+        # Goals: a rate for the vectorized images, a speed-up over each PIL loop.
+        if method == "vectorized_images" and "scenes_per_second" in goals:
+            goal = goals["scenes_per_second"]
+            goal_text = text["at_least_rate"].format(value=number(goal, 0))
+            met = goal_met(rate, goal, at_most=False)
+        elif method.startswith("pil_") and "speedup" in goals:
+            goal = goals["speedup"]
+            goal_text = text["at_least_speedup"].format(value=number(goal, 0))
+            met = goal_met(speedup, goal, at_most=False)
+        else:
+            goal_text, met = None, None
         rows.append([text.get(method, method), number(rate, 0),
-                     text["x"].format(value=speedup) if speedup is not None else MISSING])
-    return table([text["method"], text["scenes_per_second"], text["speedup_vs"]], rows)
+                     text["x"].format(value=speedup) if speedup is not None else MISSING,
+                     f"{goal_text} ({status(met, text)})" if goal_text else MISSING])
+    return table([text["method"], text["scenes_per_second"], text["speedup_vs"], text["goal"]], rows)
 
 
 @markdown("performance-forward-table")
