@@ -254,7 +254,7 @@ def render_layout(layout: Layout, image_size: int, textured: bool = False) -> np
     """Render B scenes at once into uint8 images (B, S, S, 3).
 
     On a plain background, scenes whose objects can be stamped (see
-    `stampable_scenes`) get each object as a copy of a prerendered patch.
+    `stampable_scenes`) get each object as a copy of its prerendered box.
     The other scenes, and every textured scene, are drawn by `draw_objects`.
     Both give the same pixels.
     """
@@ -332,11 +332,12 @@ def patch_side(size: str, image_size: int) -> int:
 
 @functools.lru_cache(maxsize=8)
 def object_stamps(image_size: int) -> dict[str, np.ndarray]:
-    """Prerender every object on the plain background: by size, uint8 (N_shape, N_color, P, P, 3).
+    """Prerender every object's box on the plain background: by size, uint8 (N_shape, N_color, 2r, 2r, 3).
 
-    The stamp of an object is its P x P patch as `draw_objects` draws it at
-    an integer center, so a stamped object has exactly the pixels of a drawn
-    one. Only the pixels of the object's box differ from the background.
+    Each stamp is cut from the patch that `draw_objects` draws around an
+    object at an integer center. For such an object every pixel outside the
+    box keeps the background color, which this function checks, so copying
+    the box alone gives exactly the pixels of a drawn object.
     """
     stamps = {}
     for size in SIZES:
@@ -353,14 +354,14 @@ def object_stamps(image_size: int) -> dict[str, np.ndarray]:
         )
         canvas = render_background(layout.keys, image_size, textured=False)  # (N_pair, S, S, 3)
         draw_objects(canvas, layout, image_size)
-        stamp = canvas[:, :patch, :patch]  # (N_pair, P, P, 3)
-        # Outside its box (1 px before it, 2 px after it), a stamp must be pure background.
-        ring = np.ones((patch, patch), dtype=bool)
+        # The box spans pixels 1 to 2r of the patch. Everything around it must stay background.
+        ring = np.ones((image_size, image_size), dtype=bool)
         ring[1:1 + 2 * radius, 1:1 + 2 * radius] = False
-        if not (stamp[:, ring] == np.array(BACKGROUND_RGB, dtype=np.uint8)).all():
+        if not (canvas[:, ring] == np.array(BACKGROUND_RGB, dtype=np.uint8)).all():
             raise RuntimeError(f"a {size} object at image size {image_size} colors pixels outside its box, "
-                               "so its stamp would overwrite a neighbour; render this size with draw_objects")
-        stamps[size] = np.ascontiguousarray(stamp).reshape(len(SHAPES), len(COLORS), patch, patch, 3)
+                               "so a stamp of its box would miss them; render this size with draw_objects")
+        box = canvas[:, 1:1 + 2 * radius, 1:1 + 2 * radius]  # (N_pair, 2r, 2r, 3)
+        stamps[size] = np.ascontiguousarray(box).reshape(len(SHAPES), len(COLORS), 2 * radius, 2 * radius, 3)
         stamps[size].flags.writeable = False  # shared by every later call through the cache
     return stamps
 
@@ -368,55 +369,56 @@ def object_stamps(image_size: int) -> dict[str, np.ndarray]:
 def stampable_scenes(layout: Layout, image_size: int) -> np.ndarray:
     """Return a (B,) mask of the scenes whose objects can all be stamped on a plain background.
 
-    An object can be stamped when three things hold. Its center is on
-    integer pixel coordinates, so its patch is the prerendered one. Its patch
-    lies inside the image. Its patch covers no pixel of another object's box,
-    so writing the patch's background pixels erases nothing. Sampled scenes
-    meet the first and the third, because each box lies 1 px inside its grid
-    cell. Scenes placed by hand may meet none.
+    A scene can be stamped when every object's center is on integer pixel
+    coordinates, so its box is the prerendered one, and every object's box
+    lies inside its own grid cell, one object per cell. Then no two boxes
+    overlap and the order of drawing does not matter. Sampled scenes always
+    qualify. Scenes placed by hand qualify when their centers are integers.
     """
     count = layout.shape_ids.shape[1]
     present = np.arange(count)[None, :] < layout.counts[:, None]  # (B, K)
-    radius = np.array([object_radius(size, image_size) for size in SIZES])[layout.size_ids]  # (B, K)
+    radius = np.array([object_radius(size, image_size) for size in SIZES], dtype=np.float32)[layout.size_ids]  # (B, K)
     centers = layout.centers  # (B, K, 2), (x, y)
     integral = (centers == np.floor(centers)).all(axis=-1)  # (B, K)
-    # Pixel ranges, inclusive, along x and y: the patch of draw_objects and the object's box.
-    patch_start = np.floor(centers).astype(np.int64) - radius[..., None] - 1  # (B, K, 2)
-    patch_end = patch_start + 2 * radius[..., None] + 2
-    box_start = patch_start + 1
-    box_end = patch_end - 2
-    inside = ((patch_start >= 0) & (patch_end < image_size)).all(axis=-1)  # (B, K)
-    # covers[b, i, j]: the patch of object i overlaps the box of object j on both axes.
-    covers = ((patch_start[:, :, None] <= box_end[:, None, :]) & (box_start[:, None, :] <= patch_end[:, :, None])).all(-1)
-    others = present[:, :, None] & present[:, None, :] & ~np.eye(count, dtype=bool)  # (B, K, K)
-    clear = ~(covers & others).any(axis=2)  # (B, K)
-    return (~present | (integral & inside & clear)).all(axis=1)
+
+    # The grid cell (column, row) of each center, and whether the whole box lies inside it.
+    cell, margin = grid_geometry(image_size)
+    index = (centers - margin) // cell  # (B, K, 2)
+    low = margin + index * cell  # (B, K, 2), the cell's first pixel
+    inside = ((index >= 0) & (index < GRID) & (centers - radius[..., None] >= low)
+              & (centers + radius[..., None] <= low + cell)).all(axis=-1)  # (B, K)
+
+    # One object per cell: absent slots get distinct negative numbers, so they never collide.
+    cells = np.where(present, index[..., 1] * GRID + index[..., 0], -1 - np.arange(count)[None, :])  # (B, K)
+    ordered = np.sort(cells, axis=1)
+    distinct = (ordered[:, 1:] != ordered[:, :-1]).all(axis=1)  # (B,)
+    return (~present | (integral & inside)).all(axis=1) & distinct
 
 
 def stamp_objects(canvas: np.ndarray, layout: Layout, image_size: int, scenes: np.ndarray) -> None:
-    """Copy the prerendered patch of every object of the chosen scenes into the canvas, in place.
+    """Copy the prerendered box of every object of the chosen scenes into the canvas, in place.
 
-    `scenes` is a (B,) mask from `stampable_scenes`. Each copy moves P rows
-    of 3P contiguous bytes and does no arithmetic.
+    `scenes` is a (B,) mask from `stampable_scenes`. Each copy moves 2r rows
+    of 6r contiguous bytes and does no arithmetic.
     """
     if not canvas.flags.c_contiguous:
         raise ValueError("stamp_objects needs a C-contiguous canvas; pass np.ascontiguousarray(canvas)")
     stamps = object_stamps(image_size)
+    row, pixel = canvas.strides[1], canvas.strides[2]
     for size_id, size in enumerate(SIZES):
-        patch = patch_side(size, image_size)
-        # Every P x P window of the canvas with its pixel rows flattened: (B, S-P+1, S-P+1, P, 3P).
-        row, pixel = canvas.strides[1], canvas.strides[2]
+        side = 2 * object_radius(size, image_size)
+        # Every side x side window of the canvas with its pixel rows flattened: (B, S-side+1, S-side+1, side, 3 side).
         windows = np.lib.stride_tricks.as_strided(
-            canvas, shape=(len(canvas), image_size - patch + 1, image_size - patch + 1, patch, 3 * patch),
+            canvas, shape=(len(canvas), image_size - side + 1, image_size - side + 1, side, 3 * side),
             strides=(canvas.strides[0], row, pixel, row, 1), writeable=True,
         )
-        flat_stamps = stamps[size].reshape(len(SHAPES), len(COLORS), patch, 3 * patch)
+        flat_stamps = stamps[size].reshape(len(SHAPES), len(COLORS), side, 3 * side)
         for k in range(layout.shape_ids.shape[1]):
             scene_ids = np.flatnonzero(scenes & (layout.counts > k) & (layout.size_ids[:, k] == size_id))  # (B_k,)
             if len(scene_ids) == 0:
                 continue
-            origin = layout.centers[scene_ids, k].astype(np.int64) - object_radius(size, image_size) - 1  # (B_k, 2)
-            windows[scene_ids, origin[:, 1], origin[:, 0]] = flat_stamps[
+            corner = layout.centers[scene_ids, k].astype(np.int64) - side // 2  # (B_k, 2), top-left box pixel
+            windows[scene_ids, corner[:, 1], corner[:, 0]] = flat_stamps[
                 layout.shape_ids[scene_ids, k], layout.color_ids[scene_ids, k]
             ]
 
