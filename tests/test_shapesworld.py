@@ -307,6 +307,17 @@ def test_placed_scenes_stamped_only_when_exact():
         assert np.array_equal(scene.pixels, draw_every_object(scene.layout, 64)[0]), scene.objects
 
 
+def test_batch_mixing_stamped_and_drawn_scenes():
+    # Scenes 1 and 3 get fractional centers, so they are drawn between stamped neighbours.
+    layout = ShapesWorld("train", max_objects=3, seed=2).layout(range(5))
+    centers = layout.centers.copy()
+    centers[[1, 3]] += np.float32(0.25)
+    mixed = shapesworld_module.Layout(layout.counts, layout.shape_ids, layout.color_ids, layout.size_ids,
+                                      centers, layout.keys)
+    assert shapesworld_module.stampable_scenes(mixed, 64).tolist() == [True, False, True, False, True]
+    assert np.array_equal(shapesworld_module.render_layout(mixed, 64), draw_every_object(mixed, 64))
+
+
 def test_overlapping_objects_drawn_in_order():
     # No scene has overlapping boxes, but render_layout takes any Layout: the later object must win.
     layout = shapesworld_module.Layout(
