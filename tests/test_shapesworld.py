@@ -422,6 +422,11 @@ def test_captions_true(train_scenes):
         assert_captions_true(scene)
 
 
+def test_canonical_caption_is_first_caption(train_scenes):
+    for scene in train_scenes:
+        assert scene.canonical_caption == scene.captions[0], scene.objects
+
+
 def test_single_object_position_caption():
     world = ShapesWorld("train")
     scene = world.place([("triangle", "green", "small", "top left")])

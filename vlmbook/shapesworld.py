@@ -61,6 +61,7 @@ from vlmbook.shapesworld_text import (
     QA,
     SHAPES,
     SIZES,
+    canonical_caption,
     flip_relation,
     make_captions,
     make_questions,
@@ -521,6 +522,11 @@ class Scene:
     def captions(self) -> tuple[str, ...]:
         """Captions from several templates; captions[0] is the canonical one."""
         return make_captions(self.objects, self.cells, random.Random(self.key))
+
+    @cached_property
+    def canonical_caption(self) -> str:
+        """The canonical caption, equal to captions[0], without writing the other templates."""
+        return canonical_caption(self.objects, self.cells)
 
     @cached_property
     def questions(self) -> tuple[QA, ...]:

@@ -128,7 +128,7 @@ class BlipCaptioningRecipe(BlipRecipe):
 
     def make_batch(self, indices):
         indices, batch = self.train_batch(indices)
-        captions = [scene.captions[0] for scene in batch["scenes"]]
+        captions = [scene.canonical_caption for scene in batch["scenes"]]
         return {"pixel_values": normalize_pixels(batch["pixel_values"]), **self.decoder_inputs(captions)}
 
     def compute_loss(self, model, batch):

@@ -123,7 +123,7 @@ class ClipRecipe:
         single = self.single_world.batch(indices[:half])
         multi = self.multi_world.batch(indices[half:])
         pixel_values = torch.cat([single["pixel_values"], multi["pixel_values"]])  # (B, 3, H, W) in [0, 1]
-        captions = [scene.captions[0] for scene in single["scenes"] + multi["scenes"]]
+        captions = [scene.canonical_caption for scene in single["scenes"] + multi["scenes"]]
 
         # Text: token ids, and one group id per distinct caption for the duplicate-aware targets.
         tokens = self.memoized_tokenizer(captions)  # (B, T_txt), padded on the right

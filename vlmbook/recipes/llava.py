@@ -136,7 +136,7 @@ class LlavaRecipe:
         for index, scene in zip(indices, batch["scenes"]):
             # Turns as (request, reply). The caption turn labels every caption word with the image,
             # and it comes after the questions, so that no answer can copy from it.
-            caption_turn = (CAPTION_REQUEST, scene.captions[0])
+            caption_turn = (CAPTION_REQUEST, scene.canonical_caption)
             if index % CAPTION_ONLY_EVERY == 0:
                 turns = [caption_turn]  # as in LLaVA's alignment data, the caption request comes first
             else:
