@@ -28,7 +28,6 @@ tiny recipes allocate no tensor that large.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import platform
 
 # mallopt parameters, from glibc's malloc.h.
@@ -46,7 +45,7 @@ def keep_freed_memory() -> bool:
     """
     if platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc = ctypes.CDLL(None)  # the symbols already loaded into this process, glibc's among them
     settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX), (M_TRIM_THRESHOLD, TRIM_NEVER))
     # mallopt returns 1 on success and 0 on error. Every setting is tried.
     # NOTE: glibc also returns 1 for a parameter it does not know (the manual's BUGS section).

@@ -289,7 +289,7 @@ def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
     palette = np.array([COLOR_RGB[c] for c in COLORS], dtype=np.float32)  # (6, 3)
     for size_id, size in enumerate(SIZES):
         radius = np.float32(object_radius(size, image_size))
-        patch = patch_side(size, image_size)  # P: the box, a 1 px ring for the edge ramp, 1 px for fractional centers
+        patch = 2 * int(radius) + 3  # P: the box, a 1 px ring for the edge ramp, 1 px for fractional centers
         # Every P x P window of the canvas, as a writeable view: (B, S-P+1, S-P+1, 3, P, P).
         windows = np.lib.stride_tricks.sliding_window_view(canvas, (patch, patch), axis=(1, 2), writeable=True)
         offsets = np.arange(patch, dtype=np.float32) + 0.5  # pixel centers within a patch
@@ -326,11 +326,6 @@ def draw_objects(canvas: np.ndarray, layout: Layout, image_size: int) -> None:
 # --8<-- [end:render]
 
 
-def patch_side(size: str, image_size: int) -> int:
-    """Return P, the side of the pixel patch that `draw_objects` evaluates around an object."""
-    return 2 * object_radius(size, image_size) + 3
-
-
 @functools.lru_cache(maxsize=8)
 def object_stamps(image_size: int) -> dict[str, np.ndarray]:
     """Prerender every object's box on the plain background: by size, uint8 (N_shape, N_color, 2r, 2r, 3).
@@ -342,7 +337,7 @@ def object_stamps(image_size: int) -> dict[str, np.ndarray]:
     """
     stamps = {}
     for size in SIZES:
-        radius, patch = object_radius(size, image_size), patch_side(size, image_size)
+        radius = object_radius(size, image_size)
         pairs = [(shape_id, color_id) for shape_id in range(len(SHAPES)) for color_id in range(len(COLORS))]
         # One scene per shape-color pair, its object centered so that the patch starts at (0, 0).
         layout = Layout(
