@@ -292,7 +292,7 @@ def test_stamped_scenes_equal_drawn_scenes(image_size):
 
 
 def test_placed_scenes_stamped_only_when_exact():
-    # A fractional center needs the blending path; integer centers, even on a cell border, do not.
+    # A fractional center needs the blending path. Integer centers do not, even on a cell border.
     fractional = Scene.from_objects([("circle", "red", "large", (10.5, 10.25)), ("square", "blue", "small", "center")])
     cell, margin = shapesworld_module.grid_geometry(64)
     radius = shapesworld_module.object_radius("large", 64)
@@ -319,7 +319,7 @@ def test_batch_mixing_stamped_and_drawn_scenes():
 
 
 def test_overlapping_objects_drawn_in_order():
-    # No scene has overlapping boxes, but render_layout takes any Layout: the later object must win.
+    # Sampled and placed scenes never overlap, but render_layout takes any Layout: the later object must win.
     layout = shapesworld_module.Layout(
         counts=np.array([2]),
         shape_ids=np.array([[SHAPES.index("square"), SHAPES.index("circle")]]),
