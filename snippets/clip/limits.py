@@ -144,9 +144,20 @@ def word_order(lang: str) -> str:
     return percent(scores["word order"][0])
 
 
-@markdown("clip-binding-scenes")
-def binding_scenes(lang: str) -> str:
+# Each test compares only the scenes that have something to swap, so the three counts differ.
+@markdown("clip-binding-color-scenes")
+def binding_color_scenes(lang: str) -> str:
     return f"{scores['color swap'][1]}"
+
+
+@markdown("clip-binding-shape-scenes")
+def binding_shape_scenes(lang: str) -> str:
+    return f"{scores['shape swap'][1]}"
+
+
+@markdown("clip-word-order-scenes")
+def word_order_scenes(lang: str) -> str:
+    return f"{scores['word order'][1]}"
 
 
 @markdown("clip-counting")

@@ -122,12 +122,12 @@ def draw_dual_encoder(lang: str):
     image = draw_image(ax, (1.0, 3.4))
     vision = draw_box(ax, (3.9, 3.4), labels["vision"], "vision")
     image_embed = draw_box(ax, (6.9, 3.4), labels["image_embed"], "vision",
-                           width=2.4)
+                           width=2.7)
     caption = textwrap.fill(CAPTION, 14)
-    text = draw_box(ax, (1.0, 1.2), caption, "input", width=1.7)
+    text = draw_box(ax, (1.0, 1.2), caption, "input", width=1.9)
     text_tower = draw_box(ax, (3.9, 1.2), labels["text"], "text")
     text_embed = draw_box(ax, (6.9, 1.2), labels["text_embed"], "text",
-                          width=2.4)
+                          width=2.7)
     for source, target in [(image, vision), (vision, image_embed),
                            (text, text_tower), (text_tower, text_embed)]:
         draw_arrow(ax, right(source), left(target))
@@ -179,7 +179,7 @@ def draw_fusion_encoder(lang: str):
 
     # The text side: text tokens attend to each other, then to the patches.
     caption = textwrap.fill(CAPTION, 14)
-    text = draw_box(ax, (1.0, 1.1), caption, "input", width=1.7)
+    text = draw_box(ax, (1.0, 1.1), caption, "input", width=1.9)
     text_tower = draw_box(ax, (3.9, 1.1), labels["text"], "text")
     fusion = draw_box(ax, (7.2, 1.1), labels["fusion"], "joint",
                       width=2.4, height=1.3)
