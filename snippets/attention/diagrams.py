@@ -1,8 +1,8 @@
 """Generator: block diagrams of five ways to wire an image into a language model.
 
 Each diagram is a list of boxes and arrows drawn with matplotlib, so the labels
-follow the page's language. Blue boxes are frozen or given, orange boxes are the
-new layers that training updates. The page embeds the `draw` section.
+follow the page's language. Blue boxes are frozen or given, orange boxes are
+modules that training updates. The page embeds the `draw` section.
 """
 
 # --8<-- [start:draw]
@@ -59,7 +59,7 @@ WORDS = {
         "resampler": "퍼시버 리샘플러", "visual": "시각 토큰", "gated": "게이트 교차 어텐션\n× tanh(α), α=0에서 시작",
         "queries": "학습되는 쿼리 32개", "qformer": "Q-Former\n셀프 어텐션 + 교차 어텐션", "out32": "시각 토큰 32개",
         "linear": "선형 투영", "llm_frozen": "언어 모델 (고정)", "projector": "프로젝터 (MLP)",
-        "embed": "단어 임베딩", "concat": "[이미지 토큰; 텍스트 토큰]", "lm": "언어 모델\n인과 셀프 어텐션",
+        "embed": "단어 임베딩", "concat": "[이미지 토큰; 텍스트 토큰]", "lm": "언어 모델 (1단계에서 고정)\n인과 셀프 어텐션",
         "kv": "K, V", "kv_txt": "K, V", "x_layers": "× N층",
     },
     "en": {
@@ -71,7 +71,7 @@ WORDS = {
         "resampler": "Perceiver Resampler", "visual": "visual tokens", "gated": "gated cross-attention\n× tanh(α), α starts at 0",
         "queries": "32 learned queries", "qformer": "Q-Former\nself-attention + cross-attention", "out32": "32 visual tokens",
         "linear": "linear projection", "llm_frozen": "language model (frozen)", "projector": "projector (MLP)",
-        "embed": "word embeddings", "concat": "[image tokens; text tokens]", "lm": "language model\ncausal self-attention",
+        "embed": "word embeddings", "concat": "[image tokens; text tokens]", "lm": "language model (frozen in stage 1)\ncausal self-attention",
         "kv": "K, V", "kv_txt": "K, V", "x_layers": "× N layers",
     },
 }

@@ -68,7 +68,7 @@ import matplotlib.pyplot as plt
 from vlmbook.book import figure
 from vlmbook.viz import overlay
 
-TITLES = {"ko": {"image": "입력 이미지", "answer": "정답"}, "en": {"image": "input image", "answer": "answer"}}
+TITLES = {"ko": {"image": "입력 이미지", "answer": "정답"}, "en": {"image": "input image", "answer": "true answer"}}
 
 
 @figure("attention-word-maps")

@@ -1,8 +1,9 @@
 """Generator: a pointing game for attention maps on ShapesWorld, where every object's box is known.
 
 A map scores a hit when its peak patch's center falls inside the box of the
-object it should point at, the hit rule of the pointing game (Zhang et al.
-2016, arXiv 1608.00507) with no tolerance margin. Three models, three kinds of map:
+object it should point at. This is the hit rule of the pointing game (Zhang et
+al. 2016, arXiv 1608.00507) without its 15-pixel tolerance. Three models, three
+kinds of map:
 
 - CLIP's vision tower: CLS attention per layer and rollout, on one-object scenes;
 - BLIP's caption decoder: cross-attention from a color or shape word that names
@@ -34,6 +35,7 @@ def peak_hits_box(heatmap: torch.Tensor, box: tuple, image_size: int) -> bool:
 def baselines(boxes: list, grid: tuple, image_size: int) -> tuple[float, float]:
     """Return the hit rates of always pointing at the image center and of a uniformly random patch."""
     center = torch.zeros(grid)
+    # An even grid has no middle patch, so on 8 x 8 this is patch (4, 4), just below and right of the center.
     center[grid[0] // 2, grid[1] // 2] = 1.0
     center_rate = sum(peak_hits_box(center, box, image_size) for box in boxes) / len(boxes)
     random_rate = 0.0
@@ -138,7 +140,7 @@ from vlmbook.book import markdown
 
 ROWS = {
     "ko": {"header": "| 모델 | 지도 | 가리켜야 할 물체 | 표본 | 적중률 | 중앙 기준선 | 무작위 패치 기준선 |",
-           "clip_target": "도형이 하나인 장면의 그 도형", "blip_target": "그 물체를 유일하게 가리키는 색·모양 단어",
+           "clip_target": "도형이 하나인 장면의 그 도형", "blip_target": "색·모양 단어가 유일하게 가리키는 물체",
            "llava_target": "색 질문의 답이 가리키는 물체", "blip_map": "단어 → 패치 교차 어텐션 (층·헤드 평균)",
            "llava_map": "답 위치 → 이미지 토큰 (층·헤드 평균)", "rollout": "어텐션 롤아웃",
            "layer": "CLS 어텐션, 층 {layer} (헤드 평균)", "llava_layer": "답 위치 → 이미지 토큰, 층 {layer} (헤드 평균)"},
