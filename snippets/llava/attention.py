@@ -56,8 +56,8 @@ from vlmbook.book import figure
 from vlmbook.viz import overlay
 
 TITLES = {
-    "ko": {"image": "입력 이미지", "answer": "답", "suptitle": "답을 만드는 위치가 이미지 패치에 준 어텐션 (층과 헤드 평균)"},
-    "en": {"image": "input image", "answer": "answer", "suptitle": "Attention from the answering position to the image patches\n(mean over layers and heads)"},
+    "ko": {"image": "입력 이미지", "answer": "답", "truth": "정답", "suptitle": "답을 만드는 위치가 이미지 패치에 준 어텐션 (층과 헤드 평균)"},
+    "en": {"image": "input image", "answer": "answer", "truth": "truth", "suptitle": "Attention from the answering position to the image patches\n(mean over layers and heads)"},
 }
 
 
@@ -67,8 +67,10 @@ def draw_answer_attention(lang: str):
     axes[0].imshow(scene.image)
     axes[0].set_title(TITLES[lang]["image"], fontsize=9)
     axes[0].set_axis_off()
-    for ax, (question, answer, heatmap) in zip(axes[1:], results):
+    # `results` follows the scene's questions in order, so zip pairs each with its truth.
+    for ax, qa, (question, answer, heatmap) in zip(axes[1:], scene.questions, results):
         overlay(scene.image, heatmap, ax=ax, alpha=0.6)
-        ax.set_title(f"{question}\n{TITLES[lang]['answer']}: {answer}", fontsize=8)
+        truth = f"{TITLES[lang]['truth']}: {qa.answer}"
+        ax.set_title(f"{question}\n{TITLES[lang]['answer']}: {answer}, {truth}", fontsize=8)
     fig.suptitle(TITLES[lang]["suptitle"], fontsize=10)
     return fig

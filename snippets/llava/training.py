@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from vlmbook.book import figure, markdown
 
 LABELS = {
-    "ko": {"step": "학습 스텝", "loss": "학습 손실", "accuracy": "검증 정답률",
+    "ko": {"step": "학습 스텝", "loss": "학습 손실", "accuracy": "검증 정확도",
            "title": "내장 LLaVA의 학습 곡선"},
     "en": {"step": "training step", "loss": "training loss", "accuracy": "validation accuracy",
            "title": "Training curve of the embedded LLaVA"},
