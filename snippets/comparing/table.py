@@ -106,6 +106,15 @@ retrieval = {
 }
 # --8<-- [end:retrieve]
 
+# The "A fusion head answers well only what it was trained to answer" paragraph of
+# docs/comparing.ko.md and docs/comparing.en.md states that the ITM head ranks a pool worse than CLIP.
+if not retrieval["blip-itm"]["t2i_r1"] < retrieval["clip"]["t2i_r1"]:
+    raise RuntimeError(
+        "the 'A fusion head answers well only what it was trained to answer' paragraph of docs/comparing.*.md "
+        f"states that the ITM head's text→image R@1 is below CLIP's, which is no longer true "
+        f"(ITM {retrieval['blip-itm']['t2i_r1']:.3f}, CLIP {retrieval['clip']['t2i_r1']:.3f}); update the text"
+    )
+
 # --8<-- [start:caption]
 from vlmbook.evaluation import caption_attribute_accuracy
 from vlmbook.hf.configs import TINY
@@ -189,6 +198,25 @@ task_inputs = {"classify": one_image, "caption": scenes[:LATENCY_SAMPLES], "answ
 latency_ms = {name: median_milliseconds(run, task_inputs[task]) for name, (task, run) in TASKS.items()}
 parameters = {name: model.num_parameters() for name, (model, _) in loaded.items()}
 # --8<-- [end:latency]
+
+# The "What the table says about the designs" section of docs/comparing.ko.md and
+# docs/comparing.en.md draws two conclusions from these timings. If a rebuild changes them, the build fails.
+latency_checks = {
+    "the ITM model's slowdown over CLIP is smaller than its number of text-encoder sequences "
+    "(the 'gap in time is smaller than the gap in work')": (
+        latency_ms["blip-itm"] / latency_ms["clip"] < len(PROMPTS)
+    ),
+    "a BLIP caption takes longer than a BLIP VQA answer ('Latency does not follow the parameter count')": (
+        latency_ms["blip-captioning"] > latency_ms["blip-vqa"]
+    ),
+}
+for claim, is_true in latency_checks.items():
+    if not is_true:
+        raise RuntimeError(
+            f"docs/comparing.*.md states that {claim}, which is no longer true "
+            f"(latency in ms: { {name: round(ms, 1) for name, ms in latency_ms.items()} }, "
+            f"{len(PROMPTS)} prompts); update the text"
+        )
 
 # --8<-- [start:report]
 # The page's table, figures and numbers, from the measurements above.
