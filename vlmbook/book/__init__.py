@@ -5,6 +5,6 @@ here. ``mkdocs.yml`` loads ``vlmbook/book/hooks.py`` as MkDocs hooks, and the
 site tests use ``vlmbook.book.pages`` to find the code blocks of each page.
 """
 
-from vlmbook.book.outputs import LANGUAGES, figure, markdown
+from vlmbook.book.outputs import LANGUAGES, check_claims, figure, markdown
 
-__all__ = ["LANGUAGES", "figure", "markdown"]
+__all__ = ["LANGUAGES", "check_claims", "figure", "markdown"]

@@ -98,6 +98,19 @@ def markdown(name: str) -> Callable:
     return register
 
 
+def check_claims(where: str, claims: dict[str, bool], values: str) -> None:
+    """Raise RuntimeError for the first claim that the measured values no longer support.
+
+    Generators call this beside the numbers that a page's prose compares, so a
+    build on retrained checkpoints fails instead of publishing a false sentence.
+    `where` names the paragraph and its pages, `claims` maps each claim to
+    whether it is true now, and `values` shows the measurements in the message.
+    """
+    for claim, is_true in claims.items():
+        if not is_true:
+            raise RuntimeError(f"{where} states that {claim}, which is no longer true ({values}); update the text")
+
+
 @contextmanager
 def collect_outputs() -> Iterator[list[Output]]:
     """Collect the outputs that code run inside the ``with`` block declares."""
